@@ -1,0 +1,44 @@
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+use super::CatalogError;
+
+/// Append only: a released migration is never edited, so every catalog can walk forward.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE cloud_accounts (
+            id          TEXT PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            kind        TEXT NOT NULL CHECK (kind IN ('ahv', 'azure')),
+            endpoint    TEXT NOT NULL,
+            settings    TEXT NOT NULL DEFAULT '{}',
+            created_at  TEXT NOT NULL
+        ) STRICT;",
+    )])
+}
+
+pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
+    let m = migrations();
+    let known = 1usize;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let found = usize::try_from(found).unwrap_or(0);
+    if found > known {
+        return Err(CatalogError::TooNew {
+            path: path.display().to_string(),
+            found,
+            known,
+        });
+    }
+    m.to_latest(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,78 @@
+//! The catalog: Standby's SQLite database (WAL), one module per table.
+//!
+//! Migrations are forward-only and kept in `migrations.rs`; a catalog written by a newer Standby
+//! is refused with a clear message rather than silently misread.
+
+mod accounts;
+mod migrations;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+pub use accounts::NewAccount;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot open the catalog {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("the catalog {path} was written by a newer Standby (schema {found}, this one knows {known}); update Standby or use another --data-dir")]
+    TooNew {
+        path: String,
+        found: usize,
+        known: usize,
+    },
+    #[error("cannot update the catalog's schema: {0}")]
+    Migrate(#[from] rusqlite_migration::Error),
+    #[error("catalog query failed: {0}")]
+    Query(#[from] rusqlite::Error),
+    #[error("a cloud account named {0:?} already exists: choose another name")]
+    DuplicateAccount(String),
+    #[error("the catalog holds a value it cannot read ({0}); it may have been edited by hand")]
+    Corrupt(String),
+}
+
+impl From<CatalogError> for crate::ApiError {
+    fn from(e: CatalogError) -> Self {
+        let code = match e {
+            CatalogError::DuplicateAccount(_) => crate::ErrorCode::Conflict,
+            _ => crate::ErrorCode::Storage,
+        };
+        crate::ApiError::new(code, e.to_string())
+    }
+}
+
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl Catalog {
+    pub fn open(path: &Path) -> Result<Self, CatalogError> {
+        let open_err = |source| CatalogError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        migrations::apply(&mut conn, path)?;
+        Ok(Self { conn })
+    }
+
+    /// A private in-memory catalog, for tests.
+    pub fn in_memory() -> Result<Self, CatalogError> {
+        let mut conn = Connection::open_in_memory().map_err(|source| CatalogError::Open {
+            path: ":memory:".into(),
+            source,
+        })?;
+        migrations::apply(&mut conn, Path::new(":memory:"))?;
+        Ok(Self { conn })
+    }
+}

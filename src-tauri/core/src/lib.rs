@@ -1,0 +1,13 @@
+//! Standby's domain: everything the window, the command line and the scheduler share.
+//!
+//! No tauri dependency here: the desktop shell (`src-tauri`) and `standbyctl` are thin front doors
+//! over these functions, and all of it is tested without a window.
+
+pub mod catalog;
+pub mod error;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod secret;
+
+pub use error::{ApiError, ErrorCode};

@@ -1,0 +1,57 @@
+//! `standbyctl`: Standby without a window, for automation, cron and servers.
+
+use clap::{Parser, Subcommand};
+
+mod lab;
+
+#[derive(Parser)]
+#[command(
+    name = "standbyctl",
+    version,
+    about = "Standby from the command line: protect Frame accounts on Nutanix AHV and Azure without a window",
+    long_about = None,
+    after_help = "Data lives in the data folder (--data-dir, or STANDBY_DATA_DIR). Secrets are never taken as arguments."
+)]
+struct Cli {
+    /// Data folder (catalog, logs); defaults to the platform's app data folder.
+    #[arg(long, global = true, env = "STANDBY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the lab: simulated AHV clusters, an Azure subscription and its token endpoint on loopback.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+    /// Show where Standby keeps its data and logs.
+    Paths,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let paths = match standby_core::paths::DataPaths::resolve(cli.data_dir.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("standbyctl: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Lab(cmd) => lab::run(cmd, &paths),
+        Command::Paths => {
+            println!("data folder: {}", paths.data_dir.display());
+            println!("logs:        {}", paths.log_dir.display());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("standbyctl: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `#[tauri::command]` adapters: each one calls `standby-core` and maps its error to `ApiError`.
+
+use standby_core::model::{AppInfo, CloudAccount};
+use standby_core::ApiError;
+use tauri::State;
+
+use crate::state::AppState;
+
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
+        app_info,
+        list_cloud_accounts
+    ])
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        data_dir: state.paths.data_dir.display().to_string(),
+        log_dir: state.paths.log_dir.display().to_string(),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn list_cloud_accounts(state: State<'_, AppState>) -> Result<Vec<CloudAccount>, ApiError> {
+    Ok(state.catalog.lock().list_accounts()?)
+}

@@ -1,0 +1,6 @@
+//! Support for the end-to-end tests: the real `standby` binary under tauri-driver and
+//! WebKitWebDriver, driven over WebDriver. `./test` builds the app, installs the drivers and runs
+//! these under Xvfb inside a private D-Bus session.
+
+pub mod driver;
+pub mod screens;

@@ -1,0 +1,69 @@
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { App } from "./App";
+
+const INFO = { version: "0.1.0", data_dir: "/tmp/standby-test", log_dir: "/tmp/standby-test/logs" };
+
+function mockCommands(accounts: unknown) {
+  mockIPC((cmd) => {
+    switch (cmd) {
+      case "app_info":
+        return INFO;
+      case "list_cloud_accounts":
+        if (accounts instanceof Error) throw { code: "storage", message: accounts.message };
+        return accounts;
+      default:
+        throw new Error(`unexpected command ${cmd}`);
+    }
+  });
+}
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+describe("the shell", () => {
+  it("opens on the dashboard with the empty state and the real data folder", async () => {
+    mockCommands([]);
+    render(<App />);
+    expect(await screen.findByRole("heading", { level: 1, name: "Dashboard" })).toBeTruthy();
+    expect(await screen.findByText("No cloud account yet")).toBeTruthy();
+    expect((await screen.findByTestId("data-dir")).textContent).toBe("/tmp/standby-test");
+  });
+
+  it("navigates to every page", async () => {
+    mockCommands([]);
+    render(<App />);
+    const nav = await screen.findByRole("navigation", { name: "Main" });
+    for (const name of ["Disaster recovery", "Volumes", "Notifications", "Cloud accounts", "Dashboard"]) {
+      fireEvent.click(nav.querySelector(`[data-nav="${slug(name)}"]`)!);
+      expect(await screen.findByRole("heading", { level: 1, name })).toBeTruthy();
+    }
+  });
+
+  it("lists cloud accounts from the engine", async () => {
+    mockCommands([
+      { id: "1", name: "ahv-primary", kind: "ahv", endpoint: "https://10.0.0.1:9440", created_at: "2026-11-22T09:00:00Z" },
+    ]);
+    render(<App />);
+    fireEvent.click(document.querySelector('[data-nav="cloud-accounts"]')!);
+    expect(await screen.findByText("ahv-primary")).toBeTruthy();
+    expect(screen.getByText("Nutanix AHV")).toBeTruthy();
+    expect(screen.queryByText("No cloud account yet")).toBeNull();
+  });
+
+  it("shows the engine's error where it happened, with its code", async () => {
+    mockCommands(new Error("cannot open the catalog /x: disk I/O error"));
+    render(<App />);
+    const alert = await screen.findByRole("alert");
+    await waitFor(() => expect(alert.textContent).toContain("disk I/O error"));
+    expect(alert.textContent).toContain("storage");
+  });
+});
+
+function slug(name: string) {
+  return name.toLowerCase().replace(/ /g, "-");
+}

@@ -1,0 +1,51 @@
+import { Badge, Card, Loader, Table } from "@mantine/core";
+
+import type { CloudAccount } from "../bindings";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { NoAccounts } from "../components/NoAccounts";
+import { PageHeader } from "../components/PageHeader";
+import type { Loaded } from "../ipc";
+
+const KIND_LABEL = { ahv: "Nutanix AHV", azure: "Microsoft Azure" } as const;
+
+export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> }) {
+  return (
+    <>
+      <PageHeader
+        title="Cloud accounts"
+        description="The Prism Element clusters and Azure subscriptions Standby works with. Their secrets stay in the system keyring."
+      />
+      <Card withBorder padding={props.accounts.state === "ready" && props.accounts.data.length > 0 ? 0 : "lg"}>
+        {props.accounts.state === "loading" && <Loader aria-label="Loading cloud accounts" />}
+        {props.accounts.state === "failed" && (
+          <ErrorNotice title="Cloud accounts could not be read" error={props.accounts.error} />
+        )}
+        {props.accounts.state === "ready" && props.accounts.data.length === 0 && (
+          <NoAccounts onAccountsPage what="A cloud account is one Nutanix Prism Element cluster or one Azure subscription." />
+        )}
+        {props.accounts.state === "ready" && props.accounts.data.length > 0 && (
+          <Table striped highlightOnHover verticalSpacing="sm" horizontalSpacing="md">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Infrastructure</Table.Th>
+                <Table.Th>Endpoint</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {props.accounts.data.map((a) => (
+                <Table.Tr key={a.id}>
+                  <Table.Td>{a.name}</Table.Td>
+                  <Table.Td>
+                    <Badge variant="light">{KIND_LABEL[a.kind]}</Badge>
+                  </Table.Td>
+                  <Table.Td>{a.endpoint}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,67 @@
+import { Card, Code, Loader, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+
+import { commands, type CloudAccount } from "../bindings";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { NoAccounts } from "../components/NoAccounts";
+import { PageHeader } from "../components/PageHeader";
+import { useCommand, type Loaded } from "../ipc";
+
+export function DashboardPage(props: { accounts: Loaded<CloudAccount[]> }) {
+  const info = useCommand(() => commands.appInfo());
+  return (
+    <>
+      <PageHeader title="Dashboard" description="Protection of every persistent resource, at a glance." />
+      <Stack gap="lg">
+        {props.accounts.state === "loading" && <Loader aria-label="Loading cloud accounts" />}
+        {props.accounts.state === "failed" && (
+          <ErrorNotice title="Cloud accounts could not be read" error={props.accounts.error} />
+        )}
+        {props.accounts.state === "ready" && props.accounts.data.length === 0 && (
+          <Card withBorder padding="lg">
+            <NoAccounts what="Protected resources, the age of the newest backups and replicas, and the next scheduled runs appear here." />
+          </Card>
+        )}
+        {props.accounts.state === "ready" && props.accounts.data.length > 0 && (
+          <SimpleGrid cols={{ base: 1, sm: 3 }}>
+            <Card withBorder padding="lg">
+              <Text c="dimmed" size="sm">
+                Cloud accounts
+              </Text>
+              <Text fw={700} size="xl" data-testid="account-count">
+                {props.accounts.data.length}
+              </Text>
+            </Card>
+          </SimpleGrid>
+        )}
+        <Card withBorder padding="lg" aria-labelledby="about-title">
+          <Title order={2} size="h5" id="about-title" mb="xs">
+            This installation
+          </Title>
+          {info.state === "ready" && (
+            <SimpleGrid cols={{ base: 1, sm: 3 }} spacing="md">
+              <div>
+                <Text size="xs" c="dimmed">
+                  Version
+                </Text>
+                <Text size="sm">{info.data.version}</Text>
+              </div>
+              <div>
+                <Text size="xs" c="dimmed">
+                  Data folder
+                </Text>
+                <Code data-testid="data-dir">{info.data.data_dir}</Code>
+              </div>
+              <div>
+                <Text size="xs" c="dimmed">
+                  Logs
+                </Text>
+                <Code>{info.data.log_dir}</Code>
+              </div>
+            </SimpleGrid>
+          )}
+          {info.state === "failed" && <ErrorNotice title="Installation details could not be read" error={info.error} />}
+        </Card>
+      </Stack>
+    </>
+  );
+}
