@@ -159,13 +159,17 @@ impl SeedSize {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown seed {0:?}: use small or large")]
+pub struct UnknownSeedSize(pub String);
+
 impl std::str::FromStr for SeedSize {
-    type Err = String;
+    type Err = UnknownSeedSize;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "small" => Ok(Self::Small),
             "large" => Ok(Self::Large),
-            other => Err(format!("unknown seed {other:?}: use small or large")),
+            other => Err(UnknownSeedSize(other.to_string())),
         }
     }
 }
@@ -207,7 +211,13 @@ impl Account {
                 };
                 User {
                     email: format!("{local}@{name}.example"),
-                    display_name: format!("{}{} {}{}", &f[..1].to_uppercase(), &f[1..], &l[..1].to_uppercase(), &l[1..]),
+                    display_name: format!(
+                        "{}{} {}{}",
+                        &f[..1].to_uppercase(),
+                        &f[1..],
+                        &l[..1].to_uppercase(),
+                        &l[1..]
+                    ),
                 }
             })
             .collect();
@@ -223,10 +233,28 @@ impl Account {
             container: DEFAULT_CONTAINER.to_string(),
         };
         let mut resources = vec![
-            vm(format!("{name}-template-w11"), Role::TemplateImage, 128, 41, false),
+            vm(
+                format!("{name}-template-w11"),
+                Role::TemplateImage,
+                128,
+                41,
+                false,
+            ),
             vm(format!("{name}-sandbox"), Role::Sandbox, 128, 57, false),
-            vm(format!("{name}-util-01"), Role::UtilityServer, 100, 38, true),
-            vm(format!("{name}-util-02"), Role::UtilityServer, 100, 44, true),
+            vm(
+                format!("{name}-util-01"),
+                Role::UtilityServer,
+                100,
+                38,
+                true,
+            ),
+            vm(
+                format!("{name}-util-02"),
+                Role::UtilityServer,
+                100,
+                44,
+                true,
+            ),
         ];
         for (i, u) in users.iter().enumerate() {
             let state = if i % 12 == 11 {

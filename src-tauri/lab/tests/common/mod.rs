@@ -1,0 +1,5 @@
+//! Shared by the lab's integration tests.
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod swagger;
