@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+pub mod lab;
 mod state;
 mod tray;
 mod window;
@@ -38,7 +39,7 @@ pub fn run() -> std::process::ExitCode {
         }
     };
     tracing::info!(data_dir = %paths.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "starting");
-    let state = match state::AppState::open(paths) {
+    let mut state = match state::AppState::open(paths) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
@@ -46,6 +47,10 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+
+    if args.lab {
+        state.start_lab();
+    }
 
     // The webview's own storage (the theme choice) lives in Standby's data folder too, so that
     // --data-dir really isolates a run.

@@ -8,6 +8,10 @@ use standby_core::paths::DataPaths;
 pub struct AppState {
     pub paths: DataPaths,
     pub catalog: Mutex<Catalog>,
+    /// Running when started with `--lab`; dropped (stopped) with the app.
+    pub lab: Option<standby_lab::LabHandle>,
+    /// Why `--lab` did not come up, for the window to show.
+    pub lab_error: Option<standby_core::ApiError>,
     quitting: AtomicBool,
 }
 
@@ -17,8 +21,47 @@ impl AppState {
         Ok(Self {
             paths,
             catalog: Mutex::new(catalog),
+            lab: None,
+            lab_error: None,
             quitting: AtomicBool::new(false),
         })
+    }
+
+    /// Starts the lab and registers it. A failure is kept for the window to show; the console
+    /// opens all the same.
+    pub fn start_lab(&mut self) {
+        if let Err(e) = self.try_start_lab() {
+            tracing::error!("{}", e.message);
+            self.lab_error = Some(e);
+        }
+    }
+
+    fn try_start_lab(&mut self) -> Result<(), standby_core::ApiError> {
+        use standby_core::{ApiError, ErrorCode};
+        let config = crate::lab::config(&self.paths.data_dir);
+        let lab = tauri::async_runtime::block_on(standby_lab::Lab::start(config)).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("the lab did not start: {e}"),
+            )
+        })?;
+        let (clusters, subscription) = crate::lab::registration(&lab);
+        {
+            let catalog = self.catalog.lock();
+            let accounts = standby_core::accounts::Accounts {
+                catalog: &catalog,
+                store: &standby_core::secrets::Keyring,
+            };
+            let registered = standby_core::lab_registration::register(
+                &accounts,
+                clusters,
+                subscription,
+                chrono::Utc::now(),
+            )?;
+            tracing::info!(accounts = registered.len(), control = %lab.control_url, "lab started and registered");
+        }
+        self.lab = Some(lab);
+        Ok(())
     }
 
     pub fn set_quitting(&self) {

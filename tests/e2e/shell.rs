@@ -25,7 +25,7 @@ const PAGES: [(&str, &str, &str); 5] = [
 async fn every_page_opens_from_the_navigation_and_a_second_launch_focuses_the_first() {
     let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let driver = Driver::start(&[("STANDBY_DATA_DIR", data.path())]).unwrap();
+    let driver = Driver::start(&[("STANDBY_DATA_DIR", data.path().as_os_str())]).unwrap();
     let client = driver.session(&app).await.unwrap();
 
     assert_eq!(client.title().await.unwrap(), "Standby");
@@ -83,14 +83,35 @@ async fn every_page_opens_from_the_navigation_and_a_second_launch_focuses_the_fi
     assert_eq!(about.trim(), data.path().display().to_string());
 
     // The dark theme, for those who work at night.
-    client.find(Locator::Css("button[aria-label='Switch to the dark theme']")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css(
+            "button[aria-label='Switch to the dark theme']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let scheme = client
-        .execute("return document.documentElement.getAttribute('data-mantine-color-scheme')", vec![])
+        .execute(
+            "return document.documentElement.getAttribute('data-mantine-color-scheme')",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(scheme, serde_json::json!("dark"));
-    save_screenshot(&client, "shell-dashboard-dark").await.unwrap();
-    client.find(Locator::Css("button[aria-label='Switch to the light theme']")).await.unwrap().click().await.unwrap();
+    save_screenshot(&client, "shell-dashboard-dark")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(
+            "button[aria-label='Switch to the light theme']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     // A second launch hands over to the running app and exits instead of opening a second window.
     let started = Instant::now();

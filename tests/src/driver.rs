@@ -30,11 +30,13 @@ fn free_port() -> anyhow::Result<u16> {
 pub struct Driver {
     child: Child,
     pub port: u16,
+    /// The data folder the app was given: identifies the app processes this driver started.
+    data_dir: Option<std::ffi::OsString>,
 }
 
 impl Driver {
     /// Starts the driver; the app it launches inherits `envs` (e.g. `STANDBY_DATA_DIR`).
-    pub fn start(envs: &[(&str, &Path)]) -> anyhow::Result<Self> {
+    pub fn start(envs: &[(&str, &std::ffi::OsStr)]) -> anyhow::Result<Self> {
         if std::env::var_os("DISPLAY").is_none() {
             bail!("no DISPLAY: run the end-to-end tests under Xvfb (./test does: xvfb-run -a dbus-run-session -- ...)");
         }
@@ -55,7 +57,15 @@ impl Driver {
         let child = cmd
             .spawn()
             .context("cannot start tauri-driver: install it with `cargo install tauri-driver --locked` (./test does)")?;
-        let driver = Self { child, port };
+        let data_dir = envs
+            .iter()
+            .find(|(k, _)| *k == "STANDBY_DATA_DIR")
+            .map(|(_, v)| v.to_os_string());
+        let driver = Self {
+            child,
+            port,
+            data_dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -93,13 +103,48 @@ impl Drop for Driver {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut stopped = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                stopped = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.reap_app();
+    }
+}
+
+impl Driver {
+    /// Ends app processes started for this test that outlived the driver (Standby hides to the
+    /// tray instead of exiting, and a straggler would take over the next test's launch through the
+    /// single-instance check).
+    fn reap_app(&self) {
+        let Some(dir) = &self.data_dir else { return };
+        let marker = [b"STANDBY_DATA_DIR=".as_slice(), dir.as_encoded_bytes()].concat();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for p in procs.flatten() {
+            let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(p.path().join("environ")) else {
+                continue;
+            };
+            let ours = environ.split(|b| *b == 0).any(|kv| kv == marker.as_slice());
+            let is_app = std::fs::read_link(p.path().join("exe"))
+                .map(|exe| exe.file_name().is_some_and(|n| n == "standby"))
+                .unwrap_or(false);
+            if ours && is_app {
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
     }
 }

@@ -16,6 +16,15 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 pub async fn save_screenshot(client: &Client, name: &str) -> anyhow::Result<PathBuf> {
+    // The DOM can be updated before WebKit paints it: wait for two frames so the picture shows
+    // what the assertions just read.
+    client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            vec![],
+        )
+        .await
+        .context("wait for the page to paint")?;
     let png = client.screenshot().await.context("take a screenshot")?;
     let path = screenshot_dir().join(format!("{name}.png"));
     std::fs::write(&path, png)?;
@@ -34,25 +43,56 @@ pub async fn wait_for_heading(client: &Client, text: &str) -> anyhow::Result<()>
             }
         }
         if Instant::now() > deadline {
-            bail!("the heading never read {text:?} (last seen: {last:?})");
+            let shot = save_screenshot(client, "failed-wait").await.ok();
+            bail!("the heading never read {text:?} (last seen: {last:?}); screen: {shot:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// Waits until `css` matches an element whose text contains `needle`.
+/// Waits until `css` matches a displayed element whose text contains `needle`, ignoring case
+/// (CSS may set it in capitals).
 pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         for el in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
-            let t = el.text().await.unwrap_or_default();
-            if t.contains(needle) {
+            // WebKitWebDriver's visible-text algorithm drops the text of inline-grid elements
+            // (Mantine's badges) that are plainly on screen, so read textContent and ask about
+            // visibility separately.
+            if !is_visible(client, &el).await {
+                continue;
+            }
+            let t = el
+                .prop("textContent")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if t.to_lowercase().contains(&needle.to_lowercase()) {
                 return Ok(t);
             }
         }
         if Instant::now() > deadline {
-            bail!("no {css} containing {needle:?} appeared");
+            let shot = save_screenshot(client, "failed-wait").await.ok();
+            bail!("no {css} containing {needle:?} appeared; screen: {shot:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether the page shows `el`, decided by the page itself: WebKitWebDriver's `is_displayed`
+/// atom reports Mantine's inline-grid badges as hidden.
+pub async fn is_visible(client: &Client, el: &fantoccini::elements::Element) -> bool {
+    let Ok(arg) = serde_json::to_value(el) else {
+        return false;
+    };
+    client
+        .execute(
+            "const e = arguments[0]; return e.checkVisibility ? e.checkVisibility({visibilityProperty: true}) : e.getClientRects().length > 0;",
+            vec![arg],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }

@@ -4,13 +4,13 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { App } from "./App";
 
-const INFO = { version: "0.1.0", data_dir: "/tmp/standby-test", log_dir: "/tmp/standby-test/logs" };
+const INFO = { version: "0.1.0", data_dir: "/tmp/standby-test", log_dir: "/tmp/standby-test/logs", lab: null };
 
-function mockCommands(accounts: unknown) {
+function mockCommands(accounts: unknown, info: unknown = INFO) {
   mockIPC((cmd) => {
     switch (cmd) {
       case "app_info":
-        return INFO;
+        return info;
       case "list_cloud_accounts":
         if (accounts instanceof Error) throw { code: "storage", message: accounts.message };
         return accounts;
@@ -61,6 +61,31 @@ describe("the shell", () => {
     const alert = await screen.findByRole("alert");
     await waitFor(() => expect(alert.textContent).toContain("disk I/O error"));
     expect(alert.textContent).toContain("storage");
+  });
+});
+
+describe("the lab", () => {
+  it("is marked as a simulation when it runs", async () => {
+    mockCommands([], { ...INFO, lab: { control_url: "http://127.0.0.1:7780/", error: null } });
+    render(<App />);
+    expect((await screen.findByTestId("lab-badge")).textContent).toBe("Lab");
+  });
+
+  it("says why when it did not start", async () => {
+    const error = { code: "storage", message: "the system keyring is locked: unlock it" };
+    mockCommands([], { ...INFO, lab: { control_url: null, error } });
+    render(<App />);
+    expect((await screen.findByTestId("lab-badge")).textContent).toBe("Lab failed to start");
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("The lab did not start");
+    expect(alert.textContent).toContain("keyring is locked");
+  });
+
+  it("is not mentioned without --lab", async () => {
+    mockCommands([]);
+    render(<App />);
+    await screen.findByTestId("data-dir");
+    expect(screen.queryByTestId("lab-badge")).toBeNull();
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   ActionIcon,
   AppShell,
+  Badge,
   Group,
   Image,
   MantineProvider,
@@ -22,7 +23,7 @@ import {
 } from "@tabler/icons-react";
 import { useState, type ReactNode } from "react";
 
-import { commands, type CloudAccount } from "./bindings";
+import { commands, type AppInfo, type CloudAccount } from "./bindings";
 import { useCommand, type Loaded } from "./ipc";
 import { CloudAccountsPage } from "./pages/CloudAccounts";
 import { DashboardPage } from "./pages/Dashboard";
@@ -54,6 +55,7 @@ export function App() {
 function Shell() {
   const [page, setPage] = useState<PageId>("dashboard");
   const accounts = useCommand(() => commands.listCloudAccounts());
+  const info = useCommand(() => commands.appInfo());
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 232, breakpoint: 0 }} padding="lg">
       <AppShell.Header>
@@ -65,6 +67,7 @@ function Shell() {
             </Text>
           </Group>
           <Group gap="xs">
+            {info.state === "ready" && <LabBadge info={info.data} />}
             <Tooltip label="Notifications">
               <ActionIcon
                 variant="subtle"
@@ -95,16 +98,16 @@ function Shell() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
-        <CurrentPage page={page} accounts={accounts} />
+        <CurrentPage page={page} accounts={accounts} info={info} />
       </AppShell.Main>
     </AppShell>
   );
 }
 
-function CurrentPage(props: { page: PageId; accounts: Loaded<CloudAccount[]> }) {
+function CurrentPage(props: { page: PageId; accounts: Loaded<CloudAccount[]>; info: Loaded<AppInfo> }) {
   switch (props.page) {
     case "dashboard":
-      return <DashboardPage accounts={props.accounts} />;
+      return <DashboardPage accounts={props.accounts} info={props.info} />;
     case "disaster-recovery":
       return <DisasterRecoveryPage accounts={props.accounts} />;
     case "volumes":
@@ -114,6 +117,32 @@ function CurrentPage(props: { page: PageId; accounts: Loaded<CloudAccount[]> }) 
     case "cloud-accounts":
       return <CloudAccountsPage accounts={props.accounts} />;
   }
+}
+
+/** Says plainly when the clusters and regions on screen are the lab's simulation. */
+function LabBadge(props: { info: AppInfo }) {
+  const lab = props.info.lab;
+  if (!lab) return null;
+  if (lab.error) {
+    return (
+      <Tooltip label={lab.error.message} multiline w={360}>
+        <Badge color="red" variant="light" data-testid="lab-badge">
+          Lab failed to start
+        </Badge>
+      </Tooltip>
+    );
+  }
+  return (
+    <Tooltip
+      label={`Simulated AHV clusters and Azure regions on this machine. Control API: ${lab.control_url ?? ""}`}
+      multiline
+      w={360}
+    >
+      <Badge color="violet" variant="light" data-testid="lab-badge">
+        Lab
+      </Badge>
+    </Tooltip>
+  );
 }
 
 function ColorSchemeToggle() {

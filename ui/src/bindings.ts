@@ -7,7 +7,7 @@ import { invoke as __TAURI_INVOKE } from "@tauri-apps/api/core";
 
 /** Commands */
 export const commands = {
-	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
+	appInfo: () => __TAURI_INVOKE<AppInfo_Serialize>("app_info"),
 	listCloudAccounts: () => typedError<CloudAccount[], ApiError>(__TAURI_INVOKE("list_cloud_accounts")),
 };
 
@@ -18,10 +18,24 @@ export type ApiError = {
 };
 
 /**  What the shell shows about the installation itself. */
-export type AppInfo = {
+export type AppInfo = AppInfo_Serialize | AppInfo_Deserialize;
+
+/**  What the shell shows about the installation itself. */
+export type AppInfo_Deserialize = {
 	version: string,
 	data_dir: string,
 	log_dir: string,
+	/**  Present when Standby was started with the lab (`--lab`). */
+	lab?: LabStatus_Deserialize | null,
+};
+
+/**  What the shell shows about the installation itself. */
+export type AppInfo_Serialize = {
+	version: string,
+	data_dir: string,
+	log_dir: string,
+	/**  Present when Standby was started with the lab (`--lab`). */
+	lab: LabStatus_Serialize | null,
 };
 
 /**  A cloud account as the console lists it. Secrets are never part of it. */
@@ -47,6 +61,21 @@ export type ErrorCode =
 "unavailable" | 
 /**  A bug: the message says what happened; the log has the details. */
 "internal";
+
+/**  The embedded lab: where its control API listens, or why it did not start. */
+export type LabStatus = LabStatus_Serialize | LabStatus_Deserialize;
+
+/**  The embedded lab: where its control API listens, or why it did not start. */
+export type LabStatus_Deserialize = {
+	control_url?: string | null,
+	error?: ApiError | null,
+};
+
+/**  The embedded lab: where its control API listens, or why it did not start. */
+export type LabStatus_Serialize = {
+	control_url: string | null,
+	error: ApiError | null,
+};
 
 /**  Which infrastructure a cloud account is. */
 export type ProviderKind = 

@@ -3,11 +3,17 @@
 //! No tauri dependency here: the desktop shell (`src-tauri`) and `standbyctl` are thin front doors
 //! over these functions, and all of it is tested without a window.
 
+pub mod accounts;
 pub mod catalog;
+pub mod clock;
 pub mod error;
+pub mod inventory;
+pub mod lab_registration;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod providers;
 pub mod secret;
+pub mod secrets;
 
 pub use error::{ApiError, ErrorCode};

@@ -39,4 +39,13 @@ pub struct AppInfo {
     pub version: String,
     pub data_dir: String,
     pub log_dir: String,
+    /// Present when Standby was started with the lab (`--lab`).
+    pub lab: Option<LabStatus>,
+}
+
+/// The embedded lab: where its control API listens, or why it did not start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct LabStatus {
+    pub control_url: Option<String>,
+    pub error: Option<crate::ApiError>,
 }

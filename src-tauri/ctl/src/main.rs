@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod account;
 mod lab;
 
 #[derive(Parser)]
@@ -23,6 +24,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Cloud accounts: list, probe a certificate, add, remove.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Run the lab: simulated AHV clusters, an Azure subscription and its token endpoint on loopback.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -40,6 +44,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Account(cmd) => account::run(cmd, &paths),
         Command::Lab(cmd) => lab::run(cmd, &paths),
         Command::Paths => {
             println!("data folder: {}", paths.data_dir.display());

@@ -1,4 +1,4 @@
-import { Badge, Card, Loader, Table } from "@mantine/core";
+import { Badge, Card, Loader, Table, Text } from "@mantine/core";
 
 import type { CloudAccount } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
@@ -6,7 +6,8 @@ import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
 import type { Loaded } from "../ipc";
 
-const KIND_LABEL = { ahv: "Nutanix AHV", azure: "Microsoft Azure" } as const;
+const KIND_LABEL = { ahv: "Nutanix AHV", azure: "Azure" } as const;
+const KIND_COLOR = { ahv: "teal", azure: "blue" } as const;
 
 export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> }) {
   return (
@@ -30,16 +31,26 @@ export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> }) {
                 <Table.Th>Name</Table.Th>
                 <Table.Th>Infrastructure</Table.Th>
                 <Table.Th>Endpoint</Table.Th>
+                <Table.Th>Added</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
               {props.accounts.data.map((a) => (
                 <Table.Tr key={a.id}>
-                  <Table.Td>{a.name}</Table.Td>
-                  <Table.Td>
-                    <Badge variant="light">{KIND_LABEL[a.kind]}</Badge>
+                  <Table.Td fw={600} style={{ whiteSpace: "nowrap" }}>
+                    {a.name}
                   </Table.Td>
-                  <Table.Td>{a.endpoint}</Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>
+                    <Badge variant="light" color={KIND_COLOR[a.kind]} tt="none" maw="none">
+                      {KIND_LABEL[a.kind]}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td>
+                    <Text size="sm" ff="monospace">
+                      {a.endpoint}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(a.created_at).toLocaleString()}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

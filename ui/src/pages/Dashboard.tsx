@@ -1,17 +1,20 @@
 import { Card, Code, Loader, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 
-import { commands, type CloudAccount } from "../bindings";
+import type { AppInfo, CloudAccount } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
-import { useCommand, type Loaded } from "../ipc";
+import type { Loaded } from "../ipc";
 
-export function DashboardPage(props: { accounts: Loaded<CloudAccount[]> }) {
-  const info = useCommand(() => commands.appInfo());
+export function DashboardPage(props: { accounts: Loaded<CloudAccount[]>; info: Loaded<AppInfo> }) {
+  const info = props.info;
   return (
     <>
       <PageHeader title="Dashboard" description="Protection of every persistent resource, at a glance." />
       <Stack gap="lg">
+        {info.state === "ready" && info.data.lab?.error && (
+          <ErrorNotice title="The lab did not start" error={info.data.lab.error} />
+        )}
         {props.accounts.state === "loading" && <Loader aria-label="Loading cloud accounts" />}
         {props.accounts.state === "failed" && (
           <ErrorNotice title="Cloud accounts could not be read" error={props.accounts.error} />

@@ -5,6 +5,21 @@ use rusqlite::params;
 use super::{Catalog, CatalogError};
 use crate::model::{CloudAccount, ProviderKind};
 
+/// An account with its (secret-free) settings as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAccount {
+    pub account: CloudAccount,
+    pub settings: serde_json::Value,
+}
+
+fn parse_kind(kind: &str) -> Result<ProviderKind, CatalogError> {
+    match kind {
+        "ahv" => Ok(ProviderKind::Ahv),
+        "azure" => Ok(ProviderKind::Azure),
+        other => Err(CatalogError::Corrupt(format!("account kind {other:?}"))),
+    }
+}
+
 pub struct NewAccount<'a> {
     pub name: &'a str,
     pub kind: ProviderKind,
@@ -29,11 +44,7 @@ impl Catalog {
         })?;
         rows.map(|row| {
             let (id, name, kind, endpoint, created_at) = row?;
-            let kind = match kind.as_str() {
-                "ahv" => ProviderKind::Ahv,
-                "azure" => ProviderKind::Azure,
-                other => return Err(CatalogError::Corrupt(format!("account kind {other:?}"))),
-            };
+            let kind = parse_kind(&kind)?;
             Ok(CloudAccount {
                 id,
                 name,
@@ -43,6 +54,51 @@ impl Catalog {
             })
         })
         .collect()
+    }
+
+    pub fn find_account(&self, id_or_name: &str) -> Result<Option<StoredAccount>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, kind, endpoint, created_at, settings FROM cloud_accounts WHERE id = ?1 OR name = ?1 COLLATE NOCASE",
+        )?;
+        let mut rows = stmt.query(params![id_or_name])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let kind: String = r.get(2)?;
+        let settings: String = r.get(5)?;
+        Ok(Some(StoredAccount {
+            account: CloudAccount {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                kind: parse_kind(&kind)?,
+                endpoint: r.get(3)?,
+                created_at: r.get(4)?,
+            },
+            settings: serde_json::from_str(&settings).map_err(|e| {
+                CatalogError::Corrupt(format!("settings of account {id_or_name}: {e}"))
+            })?,
+        }))
+    }
+
+    pub fn update_account(
+        &self,
+        id: &str,
+        endpoint: &str,
+        settings: &serde_json::Value,
+    ) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "UPDATE cloud_accounts SET endpoint = ?2, settings = ?3 WHERE id = ?1",
+            params![id, endpoint, settings.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Returns whether there was such an account.
+    pub fn delete_account(&self, id: &str) -> Result<bool, CatalogError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM cloud_accounts WHERE id = ?1", params![id])?
+            > 0)
     }
 
     pub fn insert_account(&self, new: &NewAccount<'_>) -> Result<CloudAccount, CatalogError> {
@@ -109,6 +165,24 @@ mod tests {
             .insert_account(&new("secondary", ProviderKind::Ahv))
             .unwrap_err();
         assert!(matches!(dup, CatalogError::DuplicateAccount(_)), "{dup}");
+    }
+
+    #[test]
+    fn accounts_are_found_updated_and_deleted() {
+        let c = Catalog::in_memory().unwrap();
+        let a = c
+            .insert_account(&new("Primary", ProviderKind::Ahv))
+            .unwrap();
+        let by_name = c.find_account("primary").unwrap().unwrap();
+        assert_eq!(by_name.account, a);
+        c.update_account(&a.id, "https://10.0.0.2:9440", &serde_json::json!({"x": 1}))
+            .unwrap();
+        let by_id = c.find_account(&a.id).unwrap().unwrap();
+        assert_eq!(by_id.account.endpoint, "https://10.0.0.2:9440");
+        assert_eq!(by_id.settings, serde_json::json!({"x": 1}));
+        assert!(c.delete_account(&a.id).unwrap());
+        assert!(!c.delete_account(&a.id).unwrap());
+        assert!(c.find_account(&a.id).unwrap().is_none());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-pub use accounts::NewAccount;
+pub use accounts::{NewAccount, StoredAccount};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

@@ -1,0 +1,81 @@
+//! An account's persistent resources as discovered on its infrastructure, whatever the provider.
+//!
+//! Discovery reads the `frame.*` naming/tagging convention (docs/inventory.md); the administrator
+//! can correct a mapping, and template images are listed as not protected, with the reason.
+
+use serde::{Deserialize, Serialize};
+
+/// The Frame words for what Standby protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    Sandbox,
+    UtilityServer,
+    PersistentDesktop,
+    EnterpriseProfile,
+    PersonalDrive,
+    /// Not part of a Frame account: listed, never backed up.
+    TemplateImage,
+}
+
+impl ResourceKind {
+    /// The value of the `frame.role` tag.
+    pub fn from_tag(role: &str) -> Option<Self> {
+        Some(match role.trim().to_ascii_lowercase().as_str() {
+            "sandbox" => Self::Sandbox,
+            "utility-server" => Self::UtilityServer,
+            "persistent-desktop" => Self::PersistentDesktop,
+            "enterprise-profile" => Self::EnterpriseProfile,
+            "personal-drive" => Self::PersonalDrive,
+            "template-image" => Self::TemplateImage,
+            _ => return None,
+        })
+    }
+
+    pub fn is_protected(self) -> bool {
+        self != Self::TemplateImage
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DesktopState {
+    Assigned,
+    Unassigned,
+    Shadow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    On,
+    Off,
+    /// Anything the API reports that is neither (kept as seen in `power_detail`).
+    Other,
+}
+
+/// One persistent resource (or a template image) of a Frame account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct DiscoveredResource {
+    /// The provider's id: a VM uuid (AHV VM disks), a volume group uuid, an ARM disk id.
+    pub provider_id: String,
+    pub name: String,
+    pub kind: ResourceKind,
+    /// The Frame account it belongs to (`frame.account`).
+    pub frame_account: String,
+    pub owner: Option<String>,
+    pub desktop_state: Option<DesktopState>,
+    /// Bytes, as f64 for the UI (exact up to 8 PiB).
+    pub size_bytes: f64,
+    /// The VM it belongs to or is attached to, when there is one (provider id).
+    pub vm_id: Option<String>,
+    pub power: Option<PowerState>,
+    pub power_detail: Option<String>,
+    /// Where it lives: AHV storage container or Azure region.
+    pub location: String,
+    /// Why it is not protected, when it is not (template images).
+    pub not_protected_reason: Option<String>,
+}
+
+pub const TEMPLATE_NOT_PROTECTED: &str =
+    "Template images are not part of a Frame account and are not backed up; back them up separately.";

@@ -1,0 +1,52 @@
+//! ARM lists: `{"value": [...], "nextLink": "..."}`. `nextLink` is an absolute URL carrying its own
+//! `api-version` and skip token; it is followed exactly as given.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::client::{ArmClient, Repeat};
+use super::error::ArmError;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    #[serde(default)]
+    pub next_link: Option<String>,
+}
+
+/// A guard against a server that keeps answering pages (a loop of links).
+const MAX_PAGES: usize = 100_000;
+
+impl ArmClient {
+    /// Every item of a list, page after page.
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        what: &str,
+    ) -> Result<Vec<T>, ArmError> {
+        let mut out = Vec::new();
+        let mut url = first;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let r = self
+                .send(Method::GET, url.clone(), None, Repeat::Safe)
+                .await?;
+            let page: Page<T> = r.json(what)?;
+            out.extend(page.value);
+            match page.next_link.filter(|l| !l.trim().is_empty()) {
+                None => return Ok(out),
+                Some(link) => {
+                    if !seen.insert(link.clone()) {
+                        return Err(ArmError::decode(what, format!("nextLink repeats: {link}")));
+                    }
+                    url = Url::parse(&link)
+                        .map_err(|e| ArmError::decode(what, format!("nextLink {link}: {e}")))?;
+                }
+            }
+        }
+        Err(ArmError::decode(what, "too many pages"))
+    }
+}

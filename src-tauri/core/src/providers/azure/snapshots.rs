@@ -1,0 +1,262 @@
+//! Snapshots: incremental `Copy` of a disk (the backup), `CopyStart` of an incremental snapshot
+//! into the other region (the replica) and following that copy to 100%, get, list, delete.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::client::{ArmClient, Repeat};
+use super::disks::{expect_succeeded, lenient_string, CreationData, Sku, GIB};
+use super::error::ArmError;
+use super::ids::ResourceId;
+use super::watch::Progress;
+use super::{ProvisioningState, Tags};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CopyCompletionError {
+    /// e.g. `CopySourceNotFound`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SnapshotProperties {
+    #[serde(rename = "diskSizeGB")]
+    pub disk_size_gb: Option<u64>,
+    pub disk_size_bytes: Option<u64>,
+    pub provisioning_state: ProvisioningState,
+    pub incremental: Option<bool>,
+    pub incremental_snapshot_family_id: Option<String>,
+    pub creation_data: Option<CreationData>,
+    /// Of a CopyStart copy: climbs to 100.
+    pub completion_percent: Option<f64>,
+    pub copy_completion_error: Option<CopyCompletionError>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub os_type: Option<String>,
+    pub time_created: Option<String>,
+    pub unique_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Snapshot {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Tags,
+    pub sku: Option<Sku>,
+    pub properties: SnapshotProperties,
+}
+
+impl Snapshot {
+    pub fn resource_id(&self) -> Result<ResourceId, ArmError> {
+        ResourceId::parse(&self.id).map_err(|e| ArmError::decode("a snapshot id", e))
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.properties
+            .disk_size_bytes
+            .or(self.properties.disk_size_gb.map(|g| g * GIB))
+            .unwrap_or(0)
+    }
+    pub fn create_option(&self) -> Option<&str> {
+        self.properties
+            .creation_data
+            .as_ref()
+            .and_then(|c| c.create_option.as_deref())
+    }
+    pub fn source_resource_id(&self) -> Option<&str> {
+        self.properties
+            .creation_data
+            .as_ref()
+            .and_then(|c| c.source_resource_id.as_deref())
+    }
+    /// Where a cross-region copy stands.
+    pub fn copy_state(&self) -> CopyState {
+        let p = &self.properties;
+        if let Some(e) = &p.copy_completion_error {
+            return CopyState::Failed {
+                code: e.error_code.clone().unwrap_or_else(|| "CopyFailed".into()),
+                message: e.error_message.clone().unwrap_or_default(),
+            };
+        }
+        let pct = p.completion_percent;
+        match (&p.provisioning_state, pct) {
+            (ProvisioningState::Failed, _) => CopyState::Failed {
+                code: "Failed".into(),
+                message: "the snapshot's provisioning state is Failed".into(),
+            },
+            (ProvisioningState::Succeeded, Some(x)) if x >= 100.0 => CopyState::Done,
+            // Not a copy at all (a local snapshot), or an answer without a percentage.
+            (ProvisioningState::Succeeded, None) => CopyState::Done,
+            (_, pct) => CopyState::Running(pct.unwrap_or(0.0)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyState {
+    Running(f64),
+    Done,
+    Failed { code: String, message: String },
+}
+
+/// An incremental snapshot of a disk, in the disk's region.
+#[derive(Debug, Clone)]
+pub struct NewSnapshot {
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    pub disk: ResourceId,
+    pub tags: Tags,
+}
+
+/// A copy of an incremental snapshot into another region.
+#[derive(Debug, Clone)]
+pub struct NewCopy {
+    pub resource_group: String,
+    pub name: String,
+    /// The target region.
+    pub location: String,
+    pub source: ResourceId,
+    pub tags: Tags,
+    /// `provisionedBandwidthCopySpeed: Enhanced` (faster, billed).
+    pub enhanced_speed: bool,
+}
+
+impl ArmClient {
+    fn snapshot_url(&self, id: &ResourceId) -> url::Url {
+        self.url(id.as_str(), &self.api_versions().disks, &[])
+    }
+
+    pub async fn get_snapshot(&self, id: &ResourceId) -> Result<Snapshot, ArmError> {
+        self.get_json(self.snapshot_url(id), "a snapshot").await
+    }
+
+    pub async fn list_snapshots(&self, resource_group: &str) -> Result<Vec<Snapshot>, ArmError> {
+        let url = self.url(
+            &self.rg_path(resource_group, "snapshots"),
+            &self.api_versions().disks,
+            &[],
+        );
+        self.list_all(url, "the snapshot list").await
+    }
+
+    /// The backup: an incremental snapshot (`Copy` of the disk, `incremental: true`).
+    pub async fn snapshot_disk(&self, req: &NewSnapshot) -> Result<Snapshot, ArmError> {
+        let id = ResourceId::snapshot(self.subscription_id(), &req.resource_group, &req.name);
+        let body = json!({
+            "location": req.location,
+            "tags": req.tags,
+            "properties": {
+                "creationData": {"createOption": "Copy", "sourceResourceId": req.disk.as_str()},
+                "incremental": true,
+            },
+        });
+        let what = format!("snapshot {} of {}", req.name, req.disk.name());
+        self.send_and_follow(
+            Method::PUT,
+            self.snapshot_url(&id),
+            Some(&body),
+            Repeat::Safe,
+            &what,
+        )
+        .await?;
+        let snap = self.get_snapshot(&id).await?;
+        expect_succeeded(&what, &snap.properties.provisioning_state)?;
+        Ok(snap)
+    }
+
+    /// The replica: starts a `CopyStart` of an incremental snapshot into `req.location` and returns
+    /// at once (the copy runs for minutes to hours; follow it with [`ArmClient::follow_copy`]).
+    /// ARM allows one copy per disk at a time, in creation order, and 100 per region: its 409
+    /// `OperationNotAllowed` comes back as is.
+    pub async fn start_copy(&self, req: &NewCopy) -> Result<Snapshot, ArmError> {
+        let id = ResourceId::snapshot(self.subscription_id(), &req.resource_group, &req.name);
+        let mut creation =
+            json!({"createOption": "CopyStart", "sourceResourceId": req.source.as_str()});
+        if req.enhanced_speed {
+            creation["provisionedBandwidthCopySpeed"] = json!("Enhanced");
+        }
+        let body = json!({
+            "location": req.location,
+            "tags": req.tags,
+            "properties": {"creationData": creation, "incremental": true},
+        });
+        let r = self
+            .send(
+                Method::PUT,
+                self.snapshot_url(&id),
+                Some(&body),
+                Repeat::Safe,
+            )
+            .await?;
+        match r.has_body() {
+            true => r.json("the copy's snapshot"),
+            false => self.get_snapshot(&id).await,
+        }
+    }
+
+    /// Polls a copied snapshot until `completionPercent` reaches 100 (and the snapshot is
+    /// `Succeeded`) or `copyCompletionError` appears, reporting the percentage as it climbs.
+    pub async fn follow_copy(&self, id: &ResourceId) -> Result<Snapshot, ArmError> {
+        let what = format!("copy of {}", id.name());
+        let policy = self.policy().clone();
+        let mut wait = policy.poll_min;
+        for _ in 0..policy.max_polls {
+            let snap = self.get_snapshot(id).await?;
+            match snap.copy_state() {
+                CopyState::Done => {
+                    self.watch.report(Progress::Polling {
+                        what: what.clone(),
+                        status: "Succeeded".into(),
+                        percent: Some(100.0),
+                    });
+                    return Ok(snap);
+                }
+                CopyState::Failed { code, message } => {
+                    return Err(ArmError::CopyFailed {
+                        snapshot: id.name().to_string(),
+                        code,
+                        message,
+                        percent: snap.properties.completion_percent.unwrap_or(0.0),
+                    })
+                }
+                CopyState::Running(pct) => self.watch.report(Progress::Polling {
+                    what: what.clone(),
+                    status: snap.properties.provisioning_state.as_str().to_string(),
+                    percent: Some(pct),
+                }),
+            }
+            if !self.watch.cancel.sleep(wait).await {
+                return Err(ArmError::Cancelled(what));
+            }
+            // Copies run for minutes to hours: poll less often as they go on.
+            wait = (wait.mul_f64(1.5)).clamp(policy.poll_min, policy.poll_max.max(Duration::ZERO));
+        }
+        Err(ArmError::OperationFailed {
+            what,
+            code: "NotFinished".into(),
+            message: format!("still copying after {} polls", policy.max_polls),
+        })
+    }
+
+    /// Deleting the source of a running copy makes that copy fail (`CopySourceNotFound`): callers
+    /// check that no copy reads from it first (the catalog knows which copies run).
+    pub async fn delete_snapshot(&self, id: &ResourceId) -> Result<(), ArmError> {
+        let what = format!("deleting snapshot {}", id.name());
+        self.send_and_follow(
+            Method::DELETE,
+            self.snapshot_url(id),
+            None,
+            Repeat::Safe,
+            &what,
+        )
+        .await
+        .map(|_| ())
+    }
+}

@@ -1,0 +1,213 @@
+//! `standbyctl account ...`: cloud accounts from the command line. Secrets come from standard
+//! input or an environment variable, never from an argument (arguments show up in `ps` and shell
+//! history).
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use standby_core::accounts::{Accounts, NewAhvAccount, NewAzureAccount};
+use standby_core::catalog::Catalog;
+use standby_core::paths::DataPaths;
+use standby_core::secret::Secret;
+use standby_core::secrets::Keyring;
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// List cloud accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a cluster's TLS certificate (fingerprint, subject, validity) before trusting it.
+    Probe {
+        /// Cluster address, e.g. 10.1.2.3 or prism.example.com
+        address: String,
+        #[arg(long, default_value_t = 9440)]
+        port: u16,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a Nutanix Prism Element cluster. The password is read from STANDBY_PASSWORD or standard input.
+    AddAhv(AddAhv),
+    /// Add an Azure subscription. The client secret is read from STANDBY_CLIENT_SECRET or standard input.
+    AddAzure(AddAzure),
+    /// Remove a cloud account and its keyring entries.
+    Remove { name: String },
+}
+
+#[derive(Args)]
+pub struct AddAhv {
+    #[arg(long)]
+    name: String,
+    /// Cluster address (host or IP, optionally :port).
+    #[arg(long)]
+    address: String,
+    #[arg(long, default_value = "admin")]
+    user: String,
+    /// SHA-256 fingerprint of the certificate you checked with `standbyctl account probe`.
+    #[arg(long, value_name = "SHA256")]
+    trust_fingerprint: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct AddAzure {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    client_id: String,
+    #[arg(long)]
+    subscription: String,
+    /// Resource group holding the Frame account's disks (repeat for several).
+    #[arg(long = "resource-group", required = true)]
+    resource_groups: Vec<String>,
+    #[arg(long)]
+    region: String,
+    /// Resource Manager endpoint (sovereign clouds); default: the public cloud.
+    #[arg(long)]
+    arm_url: Option<String>,
+    /// Entra ID authority; default: the public cloud.
+    #[arg(long)]
+    authority_url: Option<String>,
+    /// PEM file of extra trusted root certificates (a TLS-inspecting proxy's).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads a secret from `env` or, failing that, standard input (one line; not echoed when typed
+/// at a terminal is the shell's business: we only read).
+fn read_secret(env: &str, what: &str) -> anyhow::Result<Secret> {
+    if let Ok(v) = std::env::var(env) {
+        if !v.is_empty() {
+            return Ok(Secret::new(v));
+        }
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{what}: ");
+    }
+    let mut buf = String::new();
+    stdin
+        .lock()
+        .read_to_string(&mut buf)
+        .context("reading standard input")?;
+    let line = buf.lines().next().unwrap_or("").to_string();
+    if line.is_empty() {
+        bail!("no {what} given: set {env} or pipe it on standard input (never as an argument)");
+    }
+    Ok(Secret::new(line))
+}
+
+pub fn run(cmd: AccountCommand, paths: &DataPaths) -> anyhow::Result<()> {
+    if let AccountCommand::Probe {
+        address,
+        port,
+        json,
+    } = &cmd
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let cert = rt.block_on(standby_core::providers::tls::probe(address, *port))?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&cert)?);
+        } else {
+            println!("subject:     {}", cert.subject);
+            println!("issuer:      {}", cert.issuer);
+            println!("valid:       {} to {}", cert.not_before, cert.not_after);
+            println!("self-signed: {}", cert.self_signed);
+            println!(
+                "sha256:      {}",
+                standby_core::providers::tls::fingerprint_colons(&cert.sha256)
+            );
+            println!(
+                "\nIf this is your cluster's certificate, add it with --trust-fingerprint {}",
+                cert.sha256
+            );
+        }
+        return Ok(());
+    }
+    let catalog = Catalog::open(&paths.catalog)?;
+    let accounts = Accounts {
+        catalog: &catalog,
+        store: &Keyring,
+    };
+    let now = chrono::Utc::now();
+    match cmd {
+        AccountCommand::Probe { .. } => unreachable!("handled above"),
+        AccountCommand::List { json } => {
+            let list = catalog.list_accounts()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("No cloud account yet: add one with `standbyctl account add-ahv` or `add-azure`.");
+            } else {
+                for a in list {
+                    println!("{:<28} {:<6} {}", a.name, a.kind.as_str(), a.endpoint);
+                }
+            }
+        }
+        AccountCommand::AddAhv(a) => {
+            let password = read_secret("STANDBY_PASSWORD", "Prism password")?;
+            let added = accounts.add_ahv(
+                NewAhvAccount {
+                    name: a.name,
+                    address: a.address,
+                    port: None,
+                    username: a.user,
+                    password,
+                    trusted_sha256: a.trust_fingerprint,
+                },
+                now,
+            )?;
+            print_added(&added, a.json)?;
+        }
+        AccountCommand::AddAzure(a) => {
+            let client_secret = read_secret("STANDBY_CLIENT_SECRET", "client secret")?;
+            let extra_ca_pem = match &a.ca_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let added = accounts.add_azure(
+                NewAzureAccount {
+                    name: a.name,
+                    tenant_id: a.tenant,
+                    client_id: a.client_id,
+                    client_secret,
+                    subscription_id: a.subscription,
+                    resource_groups: a.resource_groups,
+                    primary_region: a.region,
+                    arm_url: a.arm_url,
+                    authority_url: a.authority_url,
+                    extra_ca_pem,
+                },
+                now,
+            )?;
+            print_added(&added, a.json)?;
+        }
+        AccountCommand::Remove { name } => {
+            let removed = accounts.remove(&name)?;
+            println!("removed {} and its keyring entries", removed.name);
+        }
+    }
+    Ok(())
+}
+
+fn print_added(a: &standby_core::model::CloudAccount, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(a)?);
+    } else {
+        println!("added {} ({}), {}", a.name, a.kind.as_str(), a.endpoint);
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `standby --lab`, as a newcomer first sees it: the lab's two clusters and its Azure subscription
+//! are registered cloud accounts, and the header says that this is the lab.
+
+use fantoccini::Locator;
+use standby_tests::driver::{app_binary, Driver};
+use standby_tests::screens::{save_screenshot, wait_for_heading, wait_for_text};
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end: needs the built app, tauri-driver, WebKitWebDriver, a display and a Secret Service; ./test runs it"]
+async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&[
+        ("STANDBY_DATA_DIR", data.path().as_os_str()),
+        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
+    ])
+    .unwrap();
+    let client = driver.session(&app).await.unwrap();
+    wait_for_heading(&client, "Dashboard").await.unwrap();
+    // The badge reads "Lab" (styled in capitals); "Lab failed to start" would mean it did not.
+    let badge = wait_for_text(&client, "[data-testid='lab-badge']", "lab")
+        .await
+        .unwrap();
+    assert_eq!(
+        badge.to_lowercase(),
+        "lab",
+        "the lab started and registered itself"
+    );
+
+    client
+        .find(Locator::Css("nav [data-nav='cloud-accounts']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_heading(&client, "Cloud accounts").await.unwrap();
+    let table = wait_for_text(&client, "main table", "lab-azure")
+        .await
+        .unwrap();
+    for name in ["lab-ahv-primary", "lab-ahv-secondary", "lab-azure"] {
+        assert!(table.contains(name), "{name} is not listed:\n{table}");
+    }
+    assert!(
+        table.contains("Nutanix AHV") && table.contains("Azure"),
+        "{table}"
+    );
+    save_screenshot(&client, "lab-cloud-accounts")
+        .await
+        .unwrap();
+
+    client
+        .find(Locator::Css("nav [data-nav='dashboard']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&client, "[data-testid='account-count']", "3")
+        .await
+        .unwrap();
+    save_screenshot(&client, "lab-dashboard").await.unwrap();
+
+    client.close().await.unwrap();
+    drop(driver);
+}
