@@ -39,11 +39,13 @@ need_tauri_driver() {
   cargo install tauri-driver --locked --quiet
 }
 
-# UI dependencies from the lockfile, then the build the app embeds.
+# UI dependencies as the lockfile pins them, then the build the app embeds. `npm install` rather
+# than `npm ci`: with this machine's npm setting omit-lockfile-registry-resolved, the lock omits
+# other platforms' optional packages and `npm ci` refuses it; `npm install` honours the same pins.
 need_ui_deps() {
   if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     say "installing UI packages"
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    (cd ui && npm install --no-audit --no-fund --loglevel=error)
   fi
 }
 
