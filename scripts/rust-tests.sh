@@ -4,4 +4,5 @@ set -euo pipefail
 
 cargo nextest run --workspace --locked --no-fail-fast
 # The end-to-end tests are #[ignore]d for plain `cargo test` (they need the built app and a display).
-cargo nextest run -p standby-tests --locked --run-ignored only --no-fail-fast
+# Same package selection as above (a filter, not -p), so cargo reuses that build as it is.
+cargo nextest run --workspace --locked --run-ignored only --no-fail-fast -E 'package(standby-tests)'

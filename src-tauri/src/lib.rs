@@ -31,7 +31,7 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let _log = match standby_core::logging::init(&paths.log_dir, "standby") {
+    let _log = match standby_core::logging::init(&paths.log_dir, "standby", true) {
         Ok(guard) => Some(guard),
         Err(e) => {
             eprintln!("standby: logs go to stderr only: {e}");

@@ -1,13 +1,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::Mutex;
-use standby_core::catalog::{Catalog, CatalogError};
+use standby_core::catalog::{Catalog, CatalogError, SharedCatalog};
 use standby_core::paths::DataPaths;
 
 /// What the commands share. The catalog connection is not `Sync`, hence the mutex; calls are short.
 pub struct AppState {
     pub paths: DataPaths,
-    pub catalog: Mutex<Catalog>,
+    pub catalog: SharedCatalog,
     /// Running when started with `--lab`; dropped (stopped) with the app.
     pub lab: Option<standby_lab::LabHandle>,
     /// Why `--lab` did not come up, for the window to show.
@@ -20,7 +19,7 @@ impl AppState {
         let catalog = Catalog::open(&paths.catalog)?;
         Ok(Self {
             paths,
-            catalog: Mutex::new(catalog),
+            catalog: catalog.shared(),
             lab: None,
             lab_error: None,
             quitting: AtomicBool::new(false),

@@ -49,6 +49,43 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         .await
         .unwrap();
 
+    // Test reaches each account for real: keyring, pinned certificate, sign-in, rights.
+    for name in ["lab-ahv-primary", "lab-azure"] {
+        client
+            .find(Locator::Css(&format!("[data-testid='test-{name}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let result = wait_for_text(
+            &client,
+            &format!("[data-testid='test-result-{name}']"),
+            "is reachable and usable",
+        )
+        .await
+        .unwrap();
+        assert!(result.contains("Sign-in"), "{result}");
+        save_screenshot(&client, &format!("lab-test-{name}"))
+            .await
+            .unwrap();
+        // Close the result (click outside it) and wait until it is gone before the next click.
+        client
+            .find(Locator::Css("main h1"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let gone = format!("[data-testid='test-result-{name}']");
+        for _ in 0..50 {
+            if client.find(Locator::Css(&gone)).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     client
         .find(Locator::Css("nav [data-nav='dashboard']"))
         .await

@@ -14,10 +14,15 @@ function mockCommands(accounts: unknown, info: unknown = INFO) {
       case "list_cloud_accounts":
         if (accounts instanceof Error) throw { code: "storage", message: accounts.message };
         return accounts;
+      // The notification center, empty: its own tests are in Notifications.test.tsx.
+      case "unread_notification_count":
+        return 0;
+      case "list_notifications":
+        return [];
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
-  });
+  }, { shouldMockEvents: true });
 }
 
 afterEach(() => {
@@ -92,3 +97,33 @@ describe("the lab", () => {
 function slug(name: string) {
   return name.toLowerCase().replace(/ /g, "-");
 }
+
+describe("testing a cloud account", () => {
+  it("shows every check the engine ran, failures in words to act on", async () => {
+    const account = { id: "a1", name: "lab-ahv-primary", kind: "ahv", endpoint: "https://127.0.77.1:9440", created_at: "2026-11-22T09:00:00Z" };
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "app_info":
+          return INFO;
+        case "list_cloud_accounts":
+          return [account];
+        case "test_cloud_account":
+          expect((args as { id: string }).id).toBe("a1");
+          return {
+            account_id: "a1",
+            ok: false,
+            tested_at: "2026-11-22T09:05:00Z",
+            checks: [{ name: "Sign-in", ok: false, detail: "the password was refused. Check the user name and password" }],
+          };
+        default:
+          return cmd.includes("notification") ? (cmd.startsWith("unread") ? 0 : []) : null;
+      }
+    });
+    render(<App />);
+    fireEvent.click(document.querySelector('[data-nav="cloud-accounts"]')!);
+    fireEvent.click(await screen.findByRole("button", { name: "Test lab-ahv-primary" }));
+    expect(await screen.findByText(/password was refused/)).toBeTruthy();
+    expect(screen.getByText("lab-ahv-primary needs attention")).toBeTruthy();
+    expect((await screen.findByRole("button", { name: "Test lab-ahv-primary" })).textContent).toContain("Failed");
+  });
+});

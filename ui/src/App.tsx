@@ -29,6 +29,8 @@ import { CloudAccountsPage } from "./pages/CloudAccounts";
 import { DashboardPage } from "./pages/Dashboard";
 import { DisasterRecoveryPage } from "./pages/DisasterRecovery";
 import { NotificationsPage } from "./pages/Notifications";
+import { UnreadProvider } from "./notifications/live";
+import { NotificationBell } from "./notifications/NotificationBell";
 import { VolumesPage } from "./pages/Volumes";
 import { theme } from "./theme";
 import logo from "../../icons/128x128.png";
@@ -57,50 +59,43 @@ function Shell() {
   const accounts = useCommand(() => commands.listCloudAccounts());
   const info = useCommand(() => commands.appInfo());
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 232, breakpoint: 0 }} padding="lg">
-      <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between">
-          <Group gap="xs">
-            <Image src={logo} alt="" w={28} h={28} />
-            <Text fw={700} size="lg">
-              Standby
-            </Text>
+    <UnreadProvider>
+      <AppShell header={{ height: 56 }} navbar={{ width: 232, breakpoint: 0 }} padding="lg">
+        <AppShell.Header>
+          <Group h="100%" px="md" justify="space-between">
+            <Group gap="xs">
+              <Image src={logo} alt="" w={28} h={28} />
+              <Text fw={700} size="lg">
+                Standby
+              </Text>
+            </Group>
+            <Group gap="xs">
+              {info.state === "ready" && <LabBadge info={info.data} />}
+              <NotificationBell onOpen={() => setPage("notifications")} current={page === "notifications"} />
+              <ColorSchemeToggle />
+            </Group>
           </Group>
-          <Group gap="xs">
-            {info.state === "ready" && <LabBadge info={info.data} />}
-            <Tooltip label="Notifications">
-              <ActionIcon
-                variant="subtle"
-                size="lg"
-                aria-label="Notifications"
-                onClick={() => setPage("notifications")}
-              >
-                <IconBell size={20} />
-              </ActionIcon>
-            </Tooltip>
-            <ColorSchemeToggle />
-          </Group>
-        </Group>
-      </AppShell.Header>
-      <AppShell.Navbar p="xs" component="nav" aria-label="Main">
-        {NAV.map((item) => (
-          <NavLink
-            key={item.id}
-            component="button"
-            data-nav={item.id}
-            label={item.label}
-            leftSection={item.icon}
-            active={page === item.id}
-            aria-current={page === item.id ? "page" : undefined}
-            onClick={() => setPage(item.id)}
-            style={{ borderRadius: "var(--mantine-radius-md)" }}
-          />
-        ))}
-      </AppShell.Navbar>
-      <AppShell.Main>
-        <CurrentPage page={page} accounts={accounts} info={info} />
-      </AppShell.Main>
-    </AppShell>
+        </AppShell.Header>
+        <AppShell.Navbar p="xs" component="nav" aria-label="Main">
+          {NAV.map((item) => (
+            <NavLink
+              key={item.id}
+              component="button"
+              data-nav={item.id}
+              label={item.label}
+              leftSection={item.icon}
+              active={page === item.id}
+              aria-current={page === item.id ? "page" : undefined}
+              onClick={() => setPage(item.id)}
+              style={{ borderRadius: "var(--mantine-radius-md)" }}
+            />
+          ))}
+        </AppShell.Navbar>
+        <AppShell.Main>
+          <CurrentPage page={page} accounts={accounts} info={info} />
+        </AppShell.Main>
+      </AppShell>
+    </UnreadProvider>
   );
 }
 

@@ -79,3 +79,16 @@ pub struct DiscoveredResource {
 
 pub const TEMPLATE_NOT_PROTECTED: &str =
     "Template images are not part of a Frame account and are not backed up; back them up separately.";
+
+/// An administrator's correction of what discovery found (or did not find), by provider id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct MappingOverride {
+    /// AHV: VM uuid or volume group uuid. Azure: the disk's ARM id, or a VM's (then it applies to
+    /// the VM's OS disk).
+    pub provider_id: String,
+    /// What it is; also brings an untagged resource into the account.
+    pub kind: Option<ResourceKind>,
+    pub owner: Option<String>,
+    /// Leave it out of the account (never backed up).
+    pub exclude: bool,
+}

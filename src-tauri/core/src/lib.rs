@@ -6,11 +6,15 @@
 pub mod accounts;
 pub mod catalog;
 pub mod clock;
+pub mod connect;
+pub mod disaster_recovery;
 pub mod error;
+pub mod health;
 pub mod inventory;
 pub mod lab_registration;
 pub mod logging;
 pub mod model;
+pub mod notifications;
 pub mod paths;
 pub mod providers;
 pub mod secret;

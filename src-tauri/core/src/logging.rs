@@ -20,7 +20,9 @@ pub enum LoggingError {
 pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
 
 /// `file_prefix` names the program (`standby`, `standbyctl`), so both can share one folder.
-pub fn init(log_dir: &Path, file_prefix: &str) -> Result<LogGuard, LoggingError> {
+/// `to_stderr`: the window app logs to stderr too; the command line keeps stderr for its own
+/// messages and logs to the file only.
+pub fn init(log_dir: &Path, file_prefix: &str, to_stderr: bool) -> Result<LogGuard, LoggingError> {
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix(file_prefix)
@@ -35,7 +37,7 @@ pub fn init(log_dir: &Path, file_prefix: &str) -> Result<LogGuard, LoggingError>
     let filter = EnvFilter::try_from_env("STANDBY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(to_stderr.then(|| fmt::layer().with_writer(std::io::stderr)))
         .with(fmt::layer().with_ansi(false).with_writer(writer))
         .try_init()
         .map_err(|_| LoggingError::AlreadySet)?;

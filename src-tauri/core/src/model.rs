@@ -49,3 +49,12 @@ pub struct LabStatus {
     pub control_url: Option<String>,
     pub error: Option<crate::ApiError>,
 }
+
+/// One line of a check list (Test connection, an account's test): what was checked, whether it
+/// passed, and what to do about it when it did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}

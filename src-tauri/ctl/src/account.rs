@@ -33,6 +33,13 @@ pub enum AccountCommand {
     AddAhv(AddAhv),
     /// Add an Azure subscription. The client secret is read from STANDBY_CLIENT_SECRET or standard input.
     AddAzure(AddAzure),
+    /// Test a cloud account: reach it, check its certificate and credentials, see what it needs.
+    /// Exits with status 1 when a check fails.
+    Test {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a cloud account and its keyring entries.
     Remove { name: String },
 }
@@ -194,6 +201,33 @@ pub fn run(cmd: AccountCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 now,
             )?;
             print_added(&added, a.json)?;
+        }
+        AccountCommand::Test { name, json } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let shared = Catalog::open(&paths.catalog)?.shared();
+            let health = rt.block_on(standby_core::health::test_account(
+                &shared,
+                &Keyring,
+                &name,
+                std::sync::Arc::new(standby_core::clock::SystemClock),
+            ))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&health)?);
+            } else {
+                for c in &health.checks {
+                    println!(
+                        "{} {:<28} {}",
+                        if c.ok { "ok  " } else { "FAIL" },
+                        c.name,
+                        c.detail
+                    );
+                }
+            }
+            if !health.ok {
+                bail!("{name} failed its test");
+            }
         }
         AccountCommand::Remove { name } => {
             let removed = accounts.remove(&name)?;

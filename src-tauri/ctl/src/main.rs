@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 mod account;
+mod dr;
+mod inventory;
 mod lab;
 
 #[derive(Parser)]
@@ -27,6 +29,11 @@ enum Command {
     /// Cloud accounts: list, probe a certificate, add, remove.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Disaster recovery: enable it for a Frame account, show what is enabled.
+    #[command(subcommand)]
+    Dr(dr::DrCommand),
+    /// List the persistent resources of a Frame account on a cloud account.
+    Inventory(inventory::InventoryArgs),
     /// Run the lab: simulated AHV clusters, an Azure subscription and its token endpoint on loopback.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -43,8 +50,14 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let _log = standby_core::logging::init(&paths.log_dir, "standbyctl", false)
+        .map_err(|e| eprintln!("standbyctl: no log file: {e}"))
+        .ok();
+    tracing::info!(command = ?std::env::args().skip(1).filter(|a| !a.starts_with('-')).take(2).collect::<Vec<_>>(), "standbyctl");
     let result = match cli.command {
         Command::Account(cmd) => account::run(cmd, &paths),
+        Command::Dr(cmd) => dr::run(cmd, &paths),
+        Command::Inventory(args) => inventory::run(args, &paths),
         Command::Lab(cmd) => lab::run(cmd, &paths),
         Command::Paths => {
             println!("data folder: {}", paths.data_dir.display());

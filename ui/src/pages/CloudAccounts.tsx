@@ -1,6 +1,7 @@
-import { Badge, Card, Loader, Table, Text } from "@mantine/core";
+import { Badge, Card, Loader, Table, Text, VisuallyHidden } from "@mantine/core";
 
 import type { CloudAccount } from "../bindings";
+import { AccountTest } from "../components/AccountTest";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
@@ -32,6 +33,9 @@ export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> }) {
                 <Table.Th>Infrastructure</Table.Th>
                 <Table.Th>Endpoint</Table.Th>
                 <Table.Th>Added</Table.Th>
+                <Table.Th>
+                  <VisuallyHidden>Test</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -51,6 +55,9 @@ export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> }) {
                     </Text>
                   </Table.Td>
                   <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(a.created_at).toLocaleString()}</Table.Td>
+                  <Table.Td ta="right">
+                    <AccountTest account={a} />
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

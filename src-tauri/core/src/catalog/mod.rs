@@ -4,7 +4,9 @@
 //! is refused with a clear message rather than silently misread.
 
 mod accounts;
+mod dr_configs;
 mod migrations;
+mod notifications;
 
 use std::path::Path;
 
@@ -47,6 +49,16 @@ impl From<CatalogError> for crate::ApiError {
 
 pub struct Catalog {
     conn: Connection,
+}
+
+/// The catalog as long operations share it: lock it for a few statements, never across a network
+/// call.
+pub type SharedCatalog = std::sync::Arc<parking_lot::Mutex<Catalog>>;
+
+impl Catalog {
+    pub fn shared(self) -> SharedCatalog {
+        std::sync::Arc::new(parking_lot::Mutex::new(self))
+    }
 }
 
 impl Catalog {

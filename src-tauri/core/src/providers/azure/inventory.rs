@@ -8,8 +8,6 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::client::ArmClient;
 use super::disks::Disk;
 use super::error::ArmError;
@@ -25,17 +23,7 @@ pub const TAG_ROLE: &str = "frame.role";
 pub const TAG_OWNER: &str = "frame.owner";
 pub const TAG_DESKTOP_STATE: &str = "frame.desktop-state";
 
-/// An administrator's correction of what discovery found (or did not find).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
-pub struct MappingOverride {
-    /// The ARM id of the disk, or of the VM (then it applies to the VM's OS disk).
-    pub provider_id: String,
-    /// Sets the kind; also brings in a disk that has no (or other) tags.
-    pub kind: Option<ResourceKind>,
-    pub owner: Option<String>,
-    /// Leaves the resource out of the account.
-    pub exclude: bool,
-}
+pub use crate::inventory::MappingOverride;
 
 fn desktop_state(s: &str) -> Option<DesktopState> {
     match s.trim().to_ascii_lowercase().as_str() {

@@ -7,8 +7,6 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::client::PrismClient;
 use super::error::PrismError;
 use super::types::{StorageContainer, Vm, VmPowerState, VolumeGroup};
@@ -21,17 +19,7 @@ pub const TAG_ROLE: &str = "frame.role";
 pub const TAG_OWNER: &str = "frame.owner";
 pub const TAG_DESKTOP_STATE: &str = "frame.desktop-state";
 
-/// An administrator's correction of what discovery found (or did not find), by provider id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
-pub struct MappingOverride {
-    /// VM uuid or volume group uuid.
-    pub provider_id: String,
-    /// What it is; also brings an untagged entity into the account.
-    pub kind: Option<ResourceKind>,
-    pub owner: Option<String>,
-    /// Leave it out of the account (never backed up).
-    pub exclude: bool,
-}
+pub use crate::inventory::MappingOverride;
 
 /// `frame.*` pairs of a description; other text around them is ignored.
 pub fn description_tags(description: &str) -> HashMap<String, String> {

@@ -248,13 +248,7 @@ async fn ensure_site(
     })
 }
 
-/// One line of Test connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-}
+pub use crate::model::Check;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ConnectionTest {

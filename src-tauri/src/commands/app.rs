@@ -1,17 +1,7 @@
-//! `#[tauri::command]` adapters: each one calls `standby-core` and maps its error to `ApiError`.
-
-use standby_core::model::{AppInfo, CloudAccount, LabStatus};
-use standby_core::ApiError;
+use standby_core::model::{AppInfo, LabStatus};
 use tauri::State;
 
 use crate::state::AppState;
-
-pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
-        app_info,
-        list_cloud_accounts
-    ])
-}
 
 #[tauri::command]
 #[specta::specta]
@@ -32,10 +22,4 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
             (None, None) => None,
         },
     }
-}
-
-#[tauri::command]
-#[specta::specta]
-pub fn list_cloud_accounts(state: State<'_, AppState>) -> Result<Vec<CloudAccount>, ApiError> {
-    Ok(state.catalog.lock().list_accounts()?)
 }
