@@ -3,7 +3,7 @@
 
 use fantoccini::Locator;
 use standby_tests::driver::{app_binary, Driver};
-use standby_tests::screens::{save_screenshot, wait_for_heading, wait_for_text};
+use standby_tests::screens::{click, save_screenshot, wait_for_heading, wait_for_text};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end: needs the built app, tauri-driver, WebKitWebDriver, a display and a Secret Service; ./test runs it"]
@@ -27,11 +27,7 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         "the lab started and registered itself"
     );
 
-    client
-        .find(Locator::Css("nav [data-nav='cloud-accounts']"))
-        .await
-        .unwrap()
-        .click()
+    click(&client, "nav [data-nav='cloud-accounts']")
         .await
         .unwrap();
     wait_for_heading(&client, "Cloud accounts").await.unwrap();
@@ -51,11 +47,7 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
 
     // Test reaches each account for real: keyring, pinned certificate, sign-in, rights.
     for name in ["lab-ahv-primary", "lab-azure"] {
-        client
-            .find(Locator::Css(&format!("[data-testid='test-{name}']")))
-            .await
-            .unwrap()
-            .click()
+        click(&client, &format!("[data-testid='test-{name}']"))
             .await
             .unwrap();
         let result = wait_for_text(
@@ -70,13 +62,7 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
             .await
             .unwrap();
         // Close the result (click outside it) and wait until it is gone before the next click.
-        client
-            .find(Locator::Css("main h1"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "main h1").await.unwrap();
         let gone = format!("[data-testid='test-result-{name}']");
         for _ in 0..50 {
             if client.find(Locator::Css(&gone)).await.is_err() {
@@ -86,13 +72,7 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         }
     }
 
-    client
-        .find(Locator::Css("nav [data-nav='dashboard']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "nav [data-nav='dashboard']").await.unwrap();
     wait_for_text(&client, "[data-testid='account-count']", "3")
         .await
         .unwrap();

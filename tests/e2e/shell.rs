@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use standby_tests::driver::{app_binary, Driver};
-use standby_tests::screens::{save_screenshot, wait_for_heading, wait_for_text};
+use standby_tests::screens::{click, save_screenshot, wait_for_heading, wait_for_text};
 
 const PAGES: [(&str, &str, &str); 5] = [
     ("dashboard", "Dashboard", "No cloud account yet"),
@@ -47,19 +47,9 @@ async fn every_page_opens_from_the_navigation_and_a_second_launch_focuses_the_fi
     }
 
     // The Volumes page has Frame's two tabs.
-    client
-        .find(Locator::Css("nav [data-nav='volumes']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "nav [data-nav='volumes']").await.unwrap();
     wait_for_heading(&client, "Volumes").await.unwrap();
-    client
-        .find(Locator::Css("[role='tab'][data-tab='backups']"))
-        .await
-        .unwrap()
-        .click()
+    click(&client, "[role='tab'][data-tab='backups']")
         .await
         .unwrap();
     wait_for_text(&client, "[role='tabpanel']", "Backups of a volume")
@@ -70,26 +60,14 @@ async fn every_page_opens_from_the_navigation_and_a_second_launch_focuses_the_fi
         .unwrap();
 
     // The data folder the window reports is the one the test chose, not the user's.
-    client
-        .find(Locator::Css("nav [data-nav='dashboard']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "nav [data-nav='dashboard']").await.unwrap();
     let about = wait_for_text(&client, "[data-testid='data-dir']", "")
         .await
         .unwrap();
     assert_eq!(about.trim(), data.path().display().to_string());
 
     // The dark theme, for those who work at night.
-    client
-        .find(Locator::Css(
-            "button[aria-label='Switch to the dark theme']",
-        ))
-        .await
-        .unwrap()
-        .click()
+    click(&client, "button[aria-label='Switch to the dark theme']")
         .await
         .unwrap();
     let scheme = client
@@ -103,13 +81,7 @@ async fn every_page_opens_from_the_navigation_and_a_second_launch_focuses_the_fi
     save_screenshot(&client, "shell-dashboard-dark")
         .await
         .unwrap();
-    client
-        .find(Locator::Css(
-            "button[aria-label='Switch to the light theme']",
-        ))
-        .await
-        .unwrap()
-        .click()
+    click(&client, "button[aria-label='Switch to the light theme']")
         .await
         .unwrap();
 

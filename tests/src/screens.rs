@@ -96,3 +96,15 @@ pub async fn is_visible(client: &Client, el: &fantoccini::elements::Element) -> 
         .and_then(|v| v.as_bool())
         .unwrap_or(false)
 }
+
+/// Clicks the element `css` matches, saying which one was missing when none does.
+pub async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
+    client
+        .find(Locator::Css(css))
+        .await
+        .with_context(|| format!("nothing on screen matches {css}"))?
+        .click()
+        .await
+        .with_context(|| format!("cannot click {css}"))?;
+    Ok(())
+}

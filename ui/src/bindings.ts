@@ -12,6 +12,13 @@ export const commands = {
 	listCloudAccounts: () => typedError<CloudAccount[], ApiError>(__TAURI_INVOKE("list_cloud_accounts")),
 	/**  Reaches the account and checks its certificate, credentials and rights. */
 	testCloudAccount: (id: string) => typedError<AccountHealth, ApiError>(__TAURI_INVOKE("test_cloud_account", { id })),
+	/**  Reads a cluster's certificate for the administrator to confirm before adding it. */
+	probeCertificate: (address: string, port: number) => typedError<CertificateInfo, ApiError>(__TAURI_INVOKE("probe_certificate", { address, port })),
+	addAhvAccount: (account: NewAhvAccount_Deserialize) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("add_ahv_account", { account })),
+	addAzureAccount: (account: NewAzureAccount_Deserialize) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("add_azure_account", { account })),
+	editCloudAccount: (id: string, changes: AccountChanges_Deserialize) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("edit_cloud_account", { id, changes })),
+	/**  Removes the account and its keyring entries. */
+	removeCloudAccount: (id: string) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("remove_cloud_account", { id })),
 	listNotifications: (filter: NotificationFilter_Deserialize) => typedError<Notification_Serialize[], ApiError>(__TAURI_INVOKE("list_notifications", { filter })),
 	unreadNotificationCount: () => typedError<number, ApiError>(__TAURI_INVOKE("unread_notification_count")),
 	/**  Returns how many changed from unread to read. */
@@ -26,6 +33,51 @@ export const events = {
 };
 
 /* Types */
+/**  What an edit changes; `None` keeps the current value. */
+export type AccountChanges = AccountChanges_Serialize | AccountChanges_Deserialize;
+
+/**  What an edit changes; `None` keeps the current value. */
+export type AccountChanges_Deserialize = {
+	name?: string | null,
+	address?: string | null,
+	port?: number | null,
+	username?: string | null,
+	password?: string | null,
+	/**  Confirms a new certificate (after it was shown to the administrator). */
+	trusted_sha256?: string | null,
+	tenant_id?: string | null,
+	client_id?: string | null,
+	client_secret?: string | null,
+	subscription_id?: string | null,
+	resource_groups?: string[] | null,
+	primary_region?: string | null,
+	arm_url?: string | null,
+	authority_url?: string | null,
+	/**  `Some("")` removes the extra roots. */
+	extra_ca_pem?: string | null,
+};
+
+/**  What an edit changes; `None` keeps the current value. */
+export type AccountChanges_Serialize = {
+	name: string | null,
+	address: string | null,
+	port: number | null,
+	username: string | null,
+	password: string | null,
+	/**  Confirms a new certificate (after it was shown to the administrator). */
+	trusted_sha256: string | null,
+	tenant_id: string | null,
+	client_id: string | null,
+	client_secret: string | null,
+	subscription_id: string | null,
+	resource_groups: string[] | null,
+	primary_region: string | null,
+	arm_url: string | null,
+	authority_url: string | null,
+	/**  `Some("")` removes the extra roots. */
+	extra_ca_pem: string | null,
+};
+
 export type AccountHealth = {
 	account_id: string,
 	ok: boolean,
@@ -58,6 +110,18 @@ export type AppInfo_Serialize = {
 	log_dir: string,
 	/**  Present when Standby was started with the lab (`--lab`). */
 	lab: LabStatus_Serialize | null,
+};
+
+/**  What the user is shown before trusting a cluster's certificate. */
+export type CertificateInfo = {
+	/**  Lower-case hex SHA-256 of the DER certificate (what gets pinned). */
+	sha256: string,
+	subject: string,
+	issuer: string,
+	/**  RFC 3339. */
+	not_before: string,
+	not_after: string,
+	self_signed: boolean,
 };
 
 /**
@@ -107,6 +171,57 @@ export type LabStatus_Deserialize = {
 export type LabStatus_Serialize = {
 	control_url: string | null,
 	error: ApiError | null,
+};
+
+/**  What the add-account wizard and `standbyctl account add-ahv` send. */
+export type NewAhvAccount = NewAhvAccount_Serialize | NewAhvAccount_Deserialize;
+
+/**  What the add-account wizard and `standbyctl account add-ahv` send. */
+export type NewAhvAccount_Deserialize = {
+	name: string,
+	address: string,
+	port?: number | null,
+	username: string,
+	password: string,
+	trusted_sha256: string,
+};
+
+/**  What the add-account wizard and `standbyctl account add-ahv` send. */
+export type NewAhvAccount_Serialize = {
+	name: string,
+	address: string,
+	port: number | null,
+	username: string,
+	password: string,
+	trusted_sha256: string,
+};
+
+export type NewAzureAccount = NewAzureAccount_Serialize | NewAzureAccount_Deserialize;
+
+export type NewAzureAccount_Deserialize = {
+	name: string,
+	tenant_id: string,
+	client_id: string,
+	client_secret: string,
+	subscription_id: string,
+	resource_groups: string[],
+	primary_region: string,
+	arm_url?: string | null,
+	authority_url?: string | null,
+	extra_ca_pem?: string | null,
+};
+
+export type NewAzureAccount_Serialize = {
+	name: string,
+	tenant_id: string,
+	client_id: string,
+	client_secret: string,
+	subscription_id: string,
+	resource_groups: string[],
+	primary_region: string,
+	arm_url: string | null,
+	authority_url: string | null,
+	extra_ca_pem: string | null,
 };
 
 /**  One stored notification, as the notification center lists it. */

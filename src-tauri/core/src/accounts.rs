@@ -181,46 +181,93 @@ fn check_url(what: &str, v: &str) -> Result<String, AccountError> {
     Ok(u.as_str().trim_end_matches('/').to_string())
 }
 
+fn ahv_settings(
+    address: &str,
+    port: Option<u16>,
+    username: &str,
+    trusted_sha256: &str,
+) -> Result<AhvSettings, AccountError> {
+    let address = address
+        .trim()
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let (host, given_port) = match address.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (
+            h.to_string(),
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| invalid(format!("{p:?} is not a port number")))?,
+            ),
+        ),
+        _ => (address.to_string(), None),
+    };
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(invalid(
+            "the cluster address must be a host name or IP address, e.g. 10.1.2.3",
+        ));
+    }
+    if username.trim().is_empty() {
+        return Err(invalid("the Prism user name is missing"));
+    }
+    Ok(AhvSettings {
+        address: host,
+        port: port.or(given_port).unwrap_or(DEFAULT_PRISM_PORT),
+        username: username.trim().to_string(),
+        trusted_sha256: normalise_fingerprint(trusted_sha256)?,
+    })
+}
+
 impl NewAhvAccount {
     fn validate(self) -> Result<(String, AhvSettings, Secret), AccountError> {
         let name = check_name(&self.name)?;
-        let address = self
-            .address
-            .trim()
-            .trim_start_matches("https://")
-            .trim_end_matches('/');
-        let (host, port) = match address.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (
-                h.to_string(),
-                Some(
-                    p.parse::<u16>()
-                        .map_err(|_| invalid(format!("{p:?} is not a port number")))?,
-                ),
-            ),
-            _ => (address.to_string(), None),
-        };
-        if host.is_empty() || host.contains('/') || host.contains(' ') {
-            return Err(invalid(
-                "the cluster address must be a host name or IP address, e.g. 10.1.2.3",
-            ));
-        }
-        if self.username.trim().is_empty() {
-            return Err(invalid("the Prism user name is missing"));
-        }
+        let settings = ahv_settings(
+            &self.address,
+            self.port,
+            &self.username,
+            &self.trusted_sha256,
+        )?;
         if self.password.is_empty() {
             return Err(invalid("the Prism password is missing"));
         }
-        Ok((
-            name,
-            AhvSettings {
-                address: host,
-                port: self.port.or(port).unwrap_or(DEFAULT_PRISM_PORT),
-                username: self.username.trim().to_string(),
-                trusted_sha256: normalise_fingerprint(&self.trusted_sha256)?,
-            },
-            self.password,
-        ))
+        Ok((name, settings, self.password))
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn azure_settings(
+    tenant_id: &str,
+    client_id: &str,
+    subscription_id: &str,
+    resource_groups: &[String],
+    primary_region: &str,
+    arm_url: Option<&str>,
+    authority_url: Option<&str>,
+    extra_ca_pem: Option<String>,
+) -> Result<AzureSettings, AccountError> {
+    let resource_groups: Vec<String> = resource_groups
+        .iter()
+        .map(|g| g.trim().to_string())
+        .filter(|g| !g.is_empty())
+        .collect();
+    if resource_groups.is_empty() {
+        return Err(invalid(
+            "name at least one resource group that holds the Frame account's disks",
+        ));
+    }
+    let region = primary_region.trim().to_ascii_lowercase().replace(' ', "");
+    if region.is_empty() {
+        return Err(invalid("the primary region is missing, e.g. westeurope"));
+    }
+    Ok(AzureSettings {
+        tenant_id: check_guid("tenant id", tenant_id)?,
+        client_id: check_guid("client id", client_id)?,
+        subscription_id: check_guid("subscription id", subscription_id)?,
+        resource_groups,
+        primary_region: region,
+        arm_url: check_url("Resource Manager endpoint", arm_url.unwrap_or(PUBLIC_ARM))?,
+        authority_url: check_url("authority", authority_url.unwrap_or(PUBLIC_AUTHORITY))?,
+        extra_ca_pem: extra_ca_pem.filter(|p| !p.trim().is_empty()),
+    })
 }
 
 impl NewAzureAccount {
@@ -229,45 +276,62 @@ impl NewAzureAccount {
         if self.client_secret.is_empty() {
             return Err(invalid("the client secret is missing"));
         }
-        let resource_groups: Vec<String> = self
-            .resource_groups
-            .iter()
-            .map(|g| g.trim().to_string())
-            .filter(|g| !g.is_empty())
-            .collect();
-        if resource_groups.is_empty() {
-            return Err(invalid(
-                "name at least one resource group that holds the Frame account's disks",
-            ));
-        }
-        let region = self
-            .primary_region
-            .trim()
-            .to_ascii_lowercase()
-            .replace(' ', "");
-        if region.is_empty() {
-            return Err(invalid("the primary region is missing, e.g. westeurope"));
-        }
-        Ok((
-            name,
-            AzureSettings {
-                tenant_id: check_guid("tenant id", &self.tenant_id)?,
-                client_id: check_guid("client id", &self.client_id)?,
-                subscription_id: check_guid("subscription id", &self.subscription_id)?,
-                resource_groups,
-                primary_region: region,
-                arm_url: check_url(
-                    "Resource Manager endpoint",
-                    self.arm_url.as_deref().unwrap_or(PUBLIC_ARM),
-                )?,
-                authority_url: check_url(
-                    "authority",
-                    self.authority_url.as_deref().unwrap_or(PUBLIC_AUTHORITY),
-                )?,
-                extra_ca_pem: self.extra_ca_pem.filter(|p| !p.trim().is_empty()),
-            },
-            self.client_secret,
-        ))
+        let settings = azure_settings(
+            &self.tenant_id,
+            &self.client_id,
+            &self.subscription_id,
+            &self.resource_groups,
+            &self.primary_region,
+            self.arm_url.as_deref(),
+            self.authority_url.as_deref(),
+            self.extra_ca_pem,
+        )?;
+        Ok((name, settings, self.client_secret))
+    }
+}
+
+/// What an edit changes; `None` keeps the current value.
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    // AHV
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Confirms a new certificate (after it was shown to the administrator).
+    pub trusted_sha256: Option<String>,
+    // Azure
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub subscription_id: Option<String>,
+    pub resource_groups: Option<Vec<String>>,
+    pub primary_region: Option<String>,
+    pub arm_url: Option<String>,
+    pub authority_url: Option<String>,
+    /// `Some("")` removes the extra roots.
+    pub extra_ca_pem: Option<String>,
+}
+
+impl AccountChanges {
+    fn ahv_fields(&self) -> bool {
+        self.address.is_some()
+            || self.port.is_some()
+            || self.username.is_some()
+            || self.password.is_some()
+            || self.trusted_sha256.is_some()
+    }
+    fn azure_fields(&self) -> bool {
+        self.tenant_id.is_some()
+            || self.client_id.is_some()
+            || self.client_secret.is_some()
+            || self.subscription_id.is_some()
+            || self.resource_groups.is_some()
+            || self.primary_region.is_some()
+            || self.arm_url.is_some()
+            || self.authority_url.is_some()
+            || self.extra_ca_pem.is_some()
     }
 }
 
@@ -397,6 +461,94 @@ impl Accounts<'_> {
             .store
             .get(&SecretKey::new(&account.id, settings.secret_field()))?;
         Ok((account, settings, secret))
+    }
+
+    /// Changes an account's settings and, when given, its secret. Everything is validated before
+    /// anything is written; the secret is stored before the settings that need it.
+    pub fn edit(
+        &self,
+        id_or_name: &str,
+        changes: AccountChanges,
+    ) -> Result<CloudAccount, AccountError> {
+        let (account, settings) = self.settings(id_or_name)?;
+        let name = match &changes.name {
+            Some(n) => check_name(n)?,
+            None => account.name.clone(),
+        };
+        let (settings, secret) = match settings {
+            AccountSettings::Ahv(s) => {
+                if changes.azure_fields() {
+                    return Err(invalid(format!("{} is an AHV account: tenant, client, subscription, resource group, region and endpoint settings do not apply", account.name)));
+                }
+                let merged = ahv_settings(
+                    changes
+                        .address
+                        .as_deref()
+                        .unwrap_or(&format!("{}:{}", s.address, s.port)),
+                    changes.port,
+                    changes.username.as_deref().unwrap_or(&s.username),
+                    changes
+                        .trusted_sha256
+                        .as_deref()
+                        .unwrap_or(&s.trusted_sha256),
+                )?;
+                if changes.password.as_ref().is_some_and(Secret::is_empty) {
+                    return Err(invalid("the new password is empty"));
+                }
+                (AccountSettings::Ahv(merged), changes.password)
+            }
+            AccountSettings::Azure(s) => {
+                if changes.ahv_fields() {
+                    return Err(invalid(format!("{} is an Azure account: address, user, password and certificate settings do not apply", account.name)));
+                }
+                let merged = azure_settings(
+                    changes.tenant_id.as_deref().unwrap_or(&s.tenant_id),
+                    changes.client_id.as_deref().unwrap_or(&s.client_id),
+                    changes
+                        .subscription_id
+                        .as_deref()
+                        .unwrap_or(&s.subscription_id),
+                    changes
+                        .resource_groups
+                        .as_deref()
+                        .unwrap_or(&s.resource_groups),
+                    changes
+                        .primary_region
+                        .as_deref()
+                        .unwrap_or(&s.primary_region),
+                    Some(changes.arm_url.as_deref().unwrap_or(&s.arm_url)),
+                    Some(changes.authority_url.as_deref().unwrap_or(&s.authority_url)),
+                    match changes.extra_ca_pem {
+                        Some(p) => Some(p),
+                        None => s.extra_ca_pem.clone(),
+                    },
+                )?;
+                if changes.client_secret.as_ref().is_some_and(Secret::is_empty) {
+                    return Err(invalid("the new client secret is empty"));
+                }
+                (AccountSettings::Azure(merged), changes.client_secret)
+            }
+        };
+        if name != account.name {
+            self.catalog.rename_account(&account.id, &name)?;
+        }
+        if let Some(secret) = secret {
+            self.store.put(
+                &SecretKey::new(&account.id, settings.secret_field()),
+                &secret,
+            )?;
+        }
+        let endpoint = settings.endpoint();
+        self.catalog.update_account(
+            &account.id,
+            &endpoint,
+            &serde_json::to_value(&settings).expect("settings serialise"),
+        )?;
+        Ok(CloudAccount {
+            name,
+            endpoint,
+            ..account
+        })
     }
 
     /// Removes the keyring entries first: an account must not vanish while its secret stays behind.
@@ -580,6 +732,85 @@ mod tests {
         assert_eq!(catalog.list_accounts().unwrap().len(), 1);
         let err = accounts.upsert_azure(azure("Lab"), now()).unwrap_err();
         assert!(err.to_string().contains("other infrastructure"), "{err}");
+    }
+
+    #[test]
+    fn an_edit_changes_what_it_names_and_keeps_the_rest() {
+        let catalog = Catalog::in_memory().unwrap();
+        let store = MemoryStore::default();
+        let accounts = Accounts {
+            catalog: &catalog,
+            store: &store,
+        };
+        let a = accounts.add_ahv(ahv("Frankfurt"), now()).unwrap();
+        let new_fp = "cd".repeat(32);
+        let edited = accounts
+            .edit(
+                "frankfurt",
+                AccountChanges {
+                    name: Some("Frankfurt DC2".into()),
+                    trusted_sha256: Some(new_fp.clone()),
+                    password: Some(Secret::new("rotated-pass")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(edited.id, a.id);
+        assert_eq!(edited.name, "Frankfurt DC2");
+        let (_, settings, secret) = accounts.credentials(&a.id).unwrap();
+        let AccountSettings::Ahv(s) = settings else {
+            panic!("not AHV")
+        };
+        assert_eq!(s.trusted_sha256, new_fp);
+        assert_eq!(s.address, "10.1.2.3", "unchanged");
+        assert_eq!(s.username, "admin", "unchanged");
+        assert_eq!(secret.expose(), "rotated-pass");
+    }
+
+    #[test]
+    fn an_edit_that_does_not_fit_changes_nothing() {
+        let catalog = Catalog::in_memory().unwrap();
+        let store = MemoryStore::default();
+        let accounts = Accounts {
+            catalog: &catalog,
+            store: &store,
+        };
+        accounts.add_ahv(ahv("Frankfurt"), now()).unwrap();
+        accounts.add_azure(azure("prod"), now()).unwrap();
+        let before = catalog.find_account("Frankfurt").unwrap().unwrap();
+        let bad = [
+            AccountChanges {
+                tenant_id: Some("x".into()),
+                ..Default::default()
+            },
+            AccountChanges {
+                trusted_sha256: Some("nope".into()),
+                password: Some(Secret::new("new")),
+                ..Default::default()
+            },
+            AccountChanges {
+                name: Some("prod".into()),
+                ..Default::default()
+            },
+        ];
+        for change in bad {
+            assert!(accounts.edit("Frankfurt", change).is_err());
+        }
+        assert_eq!(catalog.find_account("Frankfurt").unwrap().unwrap(), before);
+        assert_eq!(
+            accounts.credentials("Frankfurt").unwrap().2.expose(),
+            "s3cret-pass"
+        );
+        let err = accounts
+            .edit(
+                "prod",
+                AccountChanges {
+                    address: Some("10.0.0.1".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("Azure account"), "{err}");
     }
 
     /// A keyring that refuses everything, like a machine with no Secret Service.

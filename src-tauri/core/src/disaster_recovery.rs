@@ -163,6 +163,33 @@ fn notify(
     }
 }
 
+/// Tells the notification center that DR is on: a success, or a warning when something an
+/// administrator must know came up (skipped resources, quota that would run short).
+fn announce_enabled(
+    catalog: &SharedCatalog,
+    config: &DrConfig,
+    summary: String,
+    warnings: &[String],
+    clock: &dyn Clock,
+) {
+    let (level, body) = if warnings.is_empty() {
+        (NotificationLevel::Success, summary)
+    } else {
+        (
+            NotificationLevel::Warning,
+            format!("{summary} Warnings: {}", warnings.join("; ")),
+        )
+    };
+    notify(
+        catalog,
+        level,
+        Some(&config.account_id),
+        format!("Disaster recovery enabled for {}", config.frame_account),
+        body,
+        clock,
+    );
+}
+
 /// Records a failure in the notification center, then hands it back.
 fn reported<T>(
     catalog: &SharedCatalog,
@@ -255,28 +282,18 @@ pub async fn enable_ahv(
             .map(|s| format!("{} not protected: {}", s.name, s.reason))
             .collect();
         let protected = protection.protected_vms + protection.protected_volume_groups;
-        notify(
+        announce_enabled(
             catalog,
-            if warnings.is_empty() {
-                NotificationLevel::Success
-            } else {
-                NotificationLevel::Warning
-            },
-            Some(&config.account_id),
-            format!("Disaster recovery enabled for {}", req.frame_account),
+            &config,
             format!(
-                "{} VMs and {} volume groups protected in {} on {}, replicated to {}.{}",
+                "{} VMs and {} volume groups protected in {} on {}, replicated to {}.",
                 protection.protected_vms,
                 protection.protected_volume_groups,
                 protection.protection_domain,
                 primary.account.name,
                 secondary.account.name,
-                if warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {}", warnings.join("; "))
-                }
             ),
+            &warnings,
             clock,
         );
         Ok(DrEnabled {
@@ -383,26 +400,14 @@ pub async fn enable_azure(
         };
         catalog.lock().save_dr_config(&config)?;
         let protected = resources.iter().filter(|r| r.kind.is_protected()).count() as u32;
-        notify(
+        announce_enabled(
             catalog,
-            if warnings.is_empty() {
-                NotificationLevel::Success
-            } else {
-                NotificationLevel::Warning
-            },
-            Some(&config.account_id),
-            format!("Disaster recovery enabled for {}", req.frame_account),
+            &config,
             format!(
-                "{protected} disks protected in {}, replicated to {} ({}).{}",
-                s.primary_region,
-                region.secondary,
-                req.secondary_resource_group,
-                if warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" Quota warnings: {}", warnings.join("; "))
-                }
+                "{protected} disks protected in {}, replicated to {} ({}).",
+                s.primary_region, region.secondary, req.secondary_resource_group,
             ),
+            &warnings,
             clock.as_ref(),
         );
         Ok(DrEnabled {

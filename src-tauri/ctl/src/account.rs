@@ -33,6 +33,9 @@ pub enum AccountCommand {
     AddAhv(AddAhv),
     /// Add an Azure subscription. The client secret is read from STANDBY_CLIENT_SECRET or standard input.
     AddAzure(AddAzure),
+    /// Change a cloud account. Only what you name changes. To trust a cluster's new certificate,
+    /// check it with `probe`, then pass --trust-fingerprint.
+    Edit(EditArgs),
     /// Test a cloud account: reach it, check its certificate and credentials, see what it needs.
     /// Exits with status 1 when a check fails.
     Test {
@@ -56,6 +59,50 @@ pub struct AddAhv {
     /// SHA-256 fingerprint of the certificate you checked with `standbyctl account probe`.
     #[arg(long, value_name = "SHA256")]
     trust_fingerprint: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct EditArgs {
+    /// The account to change (name or id).
+    account: String,
+    /// A new name.
+    #[arg(long)]
+    name: Option<String>,
+    /// AHV: a new cluster address (host or IP, optionally :port).
+    #[arg(long)]
+    address: Option<String>,
+    /// AHV: a new Prism user.
+    #[arg(long)]
+    user: Option<String>,
+    /// AHV: read a new password from STANDBY_PASSWORD or standard input.
+    #[arg(long)]
+    new_password: bool,
+    /// AHV: confirm the certificate with this SHA-256 fingerprint (see `standbyctl account probe`).
+    #[arg(long, value_name = "SHA256")]
+    trust_fingerprint: Option<String>,
+    /// Azure: read a new client secret from STANDBY_CLIENT_SECRET or standard input.
+    #[arg(long)]
+    new_client_secret: bool,
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long)]
+    client_id: Option<String>,
+    #[arg(long)]
+    subscription: Option<String>,
+    /// Azure: replaces the resource groups (repeat for several).
+    #[arg(long = "resource-group")]
+    resource_groups: Vec<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    arm_url: Option<String>,
+    #[arg(long)]
+    authority_url: Option<String>,
+    /// Azure: a PEM file of extra trusted roots (an empty file removes them).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -201,6 +248,48 @@ pub fn run(cmd: AccountCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 now,
             )?;
             print_added(&added, a.json)?;
+        }
+        AccountCommand::Edit(e) => {
+            let changes = standby_core::accounts::AccountChanges {
+                name: e.name,
+                address: e.address,
+                port: None,
+                username: e.user,
+                password: e
+                    .new_password
+                    .then(|| read_secret("STANDBY_PASSWORD", "new Prism password"))
+                    .transpose()?,
+                trusted_sha256: e.trust_fingerprint,
+                tenant_id: e.tenant,
+                client_id: e.client_id,
+                client_secret: e
+                    .new_client_secret
+                    .then(|| read_secret("STANDBY_CLIENT_SECRET", "new client secret"))
+                    .transpose()?,
+                subscription_id: e.subscription,
+                resource_groups: (!e.resource_groups.is_empty()).then_some(e.resource_groups),
+                primary_region: e.region,
+                arm_url: e.arm_url,
+                authority_url: e.authority_url,
+                extra_ca_pem: match &e.ca_file {
+                    Some(p) => Some(
+                        std::fs::read_to_string(p)
+                            .with_context(|| format!("reading {}", p.display()))?,
+                    ),
+                    None => None,
+                },
+            };
+            let edited = accounts.edit(&e.account, changes)?;
+            if e.json {
+                println!("{}", serde_json::to_string_pretty(&edited)?);
+            } else {
+                println!(
+                    "changed {} ({}), {}",
+                    edited.name,
+                    edited.kind.as_str(),
+                    edited.endpoint
+                );
+            }
         }
         AccountCommand::Test { name, json } => {
             let rt = tokio::runtime::Builder::new_current_thread()

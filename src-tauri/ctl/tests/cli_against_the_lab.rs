@@ -286,6 +286,42 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         serde_json::from_str(&cli.ok(&["dr", "show", "--json"], None)).unwrap();
     assert_eq!(shown.len(), 2);
 
+    // The cluster's certificate changes: every call stops with a clear error until the
+    // administrator checks the new certificate and confirms it.
+    let rotated = lab.rotate_certificate(&p.name).unwrap();
+    let out = cli.run(&["account", "test", "primary"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("another certificate"), "{said}");
+    let probe = cli.ok(
+        &[
+            "account",
+            "probe",
+            &p.ip.to_string(),
+            "--port",
+            &p.port.to_string(),
+            "--json",
+        ],
+        None,
+    );
+    let probed: serde_json::Value = serde_json::from_str(&probe).unwrap();
+    let new_fp = probed["sha256"].as_str().unwrap().to_string();
+    assert_ne!(new_fp, p.certificate_sha256);
+    assert!(
+        said.contains(&new_fp),
+        "the error names the certificate now presented: {said}"
+    );
+    assert_eq!(
+        rotated.sha256_hex(),
+        new_fp,
+        "probe shows what the lab now serves"
+    );
+    cli.ok(
+        &["account", "edit", "primary", "--trust-fingerprint", &new_fp],
+        None,
+    );
+    cli.ok(&["account", "test", "primary"], None);
+
     // Fail on purpose: a wrong password is refused with words to act on, and nothing leaks.
     cli.ok(
         &[
@@ -298,7 +334,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
             "--user",
             &p.username,
             "--trust-fingerprint",
-            &p.certificate_sha256,
+            &new_fp,
         ],
         Some(&format!("{wrong_password}\n")),
     );

@@ -1,10 +1,13 @@
 use std::sync::Arc;
 
+use standby_core::accounts::{AccountChanges, Accounts, NewAhvAccount, NewAzureAccount};
 use standby_core::clock::SystemClock;
 use standby_core::health::AccountHealth;
 use standby_core::model::CloudAccount;
+use standby_core::providers::tls::CertificateInfo;
 use standby_core::secrets::Keyring;
 use standby_core::ApiError;
+use standby_core::ErrorCode;
 use tauri::State;
 
 use crate::state::AppState;
@@ -24,4 +27,63 @@ pub async fn test_cloud_account(
 ) -> Result<AccountHealth, ApiError> {
     let catalog = state.catalog.clone();
     Ok(standby_core::health::test_account(&catalog, &Keyring, &id, Arc::new(SystemClock)).await?)
+}
+
+fn accounts_do<T>(
+    state: &AppState,
+    f: impl FnOnce(&Accounts<'_>) -> Result<T, standby_core::accounts::AccountError>,
+) -> Result<T, ApiError> {
+    let catalog = state.catalog.lock();
+    let accounts = Accounts {
+        catalog: &catalog,
+        store: &Keyring,
+    };
+    Ok(f(&accounts)?)
+}
+
+/// Reads a cluster's certificate for the administrator to confirm before adding it.
+#[tauri::command]
+#[specta::specta]
+pub async fn probe_certificate(address: String, port: u16) -> Result<CertificateInfo, ApiError> {
+    standby_core::providers::tls::probe(address.trim(), port)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn add_ahv_account(
+    state: State<'_, AppState>,
+    account: NewAhvAccount,
+) -> Result<CloudAccount, ApiError> {
+    accounts_do(&state, |a| a.add_ahv(account, chrono::Utc::now()))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn add_azure_account(
+    state: State<'_, AppState>,
+    account: NewAzureAccount,
+) -> Result<CloudAccount, ApiError> {
+    accounts_do(&state, |a| a.add_azure(account, chrono::Utc::now()))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn edit_cloud_account(
+    state: State<'_, AppState>,
+    id: String,
+    changes: AccountChanges,
+) -> Result<CloudAccount, ApiError> {
+    accounts_do(&state, |a| a.edit(&id, changes))
+}
+
+/// Removes the account and its keyring entries.
+#[tauri::command]
+#[specta::specta]
+pub fn remove_cloud_account(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<CloudAccount, ApiError> {
+    accounts_do(&state, |a| a.remove(&id))
 }

@@ -11,6 +11,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             app::app_info,
             accounts::list_cloud_accounts,
             accounts::test_cloud_account,
+            accounts::probe_certificate,
+            accounts::add_ahv_account,
+            accounts::add_azure_account,
+            accounts::edit_cloud_account,
+            accounts::remove_cloud_account,
             // notifications (the notification center)
             notifications::list_notifications,
             notifications::unread_notification_count,

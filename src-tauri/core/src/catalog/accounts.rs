@@ -93,6 +93,20 @@ impl Catalog {
         Ok(())
     }
 
+    pub fn rename_account(&self, id: &str, name: &str) -> Result<(), CatalogError> {
+        match self.conn.execute(
+            "UPDATE cloud_accounts SET name = ?2 WHERE id = ?1",
+            params![id, name],
+        ) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(CatalogError::DuplicateAccount(name.to_string()))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
     /// Returns whether there was such an account.
     pub fn delete_account(&self, id: &str) -> Result<bool, CatalogError> {
         Ok(self

@@ -2,46 +2,18 @@
 //! task polls with capped exponential backoff, reports progress, can be cancelled, and treats
 //! FAILED and ABORTED as errors carrying Prism's words.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::Notify;
 
 use super::client::{decode, PrismClient};
 use super::error::PrismError;
 use super::types::{Task, TaskPollAnswer, TaskStatus};
 
-/// Stops a wait early. Cloning shares the token; `cancel` wakes every waiter at once.
-#[derive(Debug, Clone, Default)]
-pub struct Cancellation(Arc<(AtomicBool, Notify)>);
-
-impl Cancellation {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn cancel(&self) {
-        self.0 .0.store(true, Ordering::SeqCst);
-        self.0 .1.notify_waiters();
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0 .0.load(Ordering::SeqCst)
-    }
-    /// Sleeps `d` unless cancelled first; `Err(Cancelled)` when cancelled.
-    pub async fn sleep(&self, d: Duration) -> Result<(), PrismError> {
-        let notified = self.0 .1.notified();
-        if self.is_cancelled() {
-            return Err(PrismError::Cancelled);
-        }
-        tokio::select! {
-            _ = notified => Err(PrismError::Cancelled),
-            _ = tokio::time::sleep(d) => Ok(()),
-        }
-    }
-}
+/// Stops a wait early: the same flag the Azure client and jobs use.
+pub use crate::cancel::CancelFlag as Cancellation;
 
 /// What a waiting caller is told after each poll.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
@@ -135,7 +107,9 @@ impl PrismClient {
                         && started.elapsed() < policy.deadline =>
                 {
                     tracing::debug!(task = uuid, error = %e, "task status unavailable; waiting");
-                    cancel.sleep(delay).await?;
+                    if !cancel.sleep(delay).await {
+                        return Err(PrismError::Cancelled);
+                    }
                     delay = (delay * 2).min(policy.max_delay);
                     continue;
                 }
@@ -170,7 +144,9 @@ impl PrismClient {
                     secs: policy.deadline.as_secs(),
                 });
             }
-            cancel.sleep(delay).await?;
+            if !cancel.sleep(delay).await {
+                return Err(PrismError::Cancelled);
+            }
             delay = (delay * 2).min(policy.max_delay);
         }
     }
