@@ -233,9 +233,10 @@ pub async fn enable_ahv(
         if primary.account.id == secondary.account.id {
             return Err(DrError::SameAccount);
         }
+        let overrides = catalog.lock().mapping_overrides(&primary.account.id)?;
         let resources = primary
             .client
-            .discover_account(&req.frame_account, &[])
+            .discover_account(&req.frame_account, &overrides)
             .await?;
         if !resources.iter().any(|r| r.kind.is_protected()) {
             return Err(DrError::NothingToProtect {
@@ -329,9 +330,10 @@ pub async fn enable_azure(
     let account_id = account.account.id.clone();
     let result = async {
         let s = &account.settings;
+        let overrides = catalog.lock().mapping_overrides(&account.account.id)?;
         let resources = account
             .client
-            .discover(&req.frame_account, &s.resource_groups, &[])
+            .discover(&req.frame_account, &s.resource_groups, &overrides)
             .await?;
         if !resources.iter().any(|r| r.kind.is_protected()) {
             return Err(DrError::NothingToProtect {

@@ -92,3 +92,46 @@ pub struct MappingOverride {
     /// Leave it out of the account (never backed up).
     pub exclude: bool,
 }
+
+/// Discovers the Frame account's resources on a stored cloud account, applying the
+/// administrator's stored corrections. The catalog is locked only while reading.
+pub async fn discover(
+    catalog: &crate::catalog::SharedCatalog,
+    store: &dyn crate::secrets::SecretStore,
+    account: &str,
+    frame_account: &str,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> Result<Vec<DiscoveredResource>, crate::connect::ConnectError> {
+    enum Target {
+        Ahv(crate::connect::AhvAccount),
+        Azure(crate::connect::AzureAccount),
+    }
+    let (target, overrides) = {
+        let c = catalog.lock();
+        let accounts = crate::accounts::Accounts { catalog: &c, store };
+        let target = match accounts.settings(account)?.1 {
+            crate::accounts::AccountSettings::Ahv(_) => {
+                Target::Ahv(crate::connect::ahv(&accounts, account)?)
+            }
+            crate::accounts::AccountSettings::Azure(_) => {
+                Target::Azure(crate::connect::azure(&accounts, account, clock)?)
+            }
+        };
+        let id = match &target {
+            Target::Ahv(a) => a.account.id.clone(),
+            Target::Azure(a) => a.account.id.clone(),
+        };
+        let overrides = c
+            .mapping_overrides(&id)
+            .map_err(crate::accounts::AccountError::from)?;
+        (target, overrides)
+    };
+    Ok(match target {
+        Target::Ahv(a) => a.client.discover_account(frame_account, &overrides).await?,
+        Target::Azure(a) => {
+            a.client
+                .discover(frame_account, &a.settings.resource_groups, &overrides)
+                .await?
+        }
+    })
+}

@@ -1,68 +1,166 @@
-//! `standbyctl inventory`: the persistent resources of a Frame account, as discovered.
+//! `standbyctl inventory ...`: the persistent resources of a Frame account as discovered, and the
+//! administrator's corrections to that discovery.
 
 use std::sync::Arc;
 
-use clap::Args;
-use standby_core::accounts::{AccountSettings, Accounts};
+use anyhow::bail;
+use clap::Subcommand;
+use standby_core::accounts::Accounts;
 use standby_core::catalog::Catalog;
 use standby_core::clock::SystemClock;
-use standby_core::connect;
-use standby_core::inventory::DiscoveredResource;
+use standby_core::inventory::{self, MappingOverride, ResourceKind};
 use standby_core::paths::DataPaths;
 use standby_core::secrets::Keyring;
 
-#[derive(Args)]
-pub struct InventoryArgs {
-    /// The cloud account (name or id).
-    account: String,
-    /// The Frame account whose resources to list.
-    #[arg(long)]
-    frame_account: String,
-    #[arg(long)]
-    json: bool,
+#[derive(Subcommand)]
+pub enum InventoryCommand {
+    /// List the Frame account's resources on a cloud account (corrections applied).
+    List {
+        /// The cloud account (name or id).
+        account: String,
+        #[arg(long)]
+        frame_account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Correct what discovery found for one VM, volume group or disk (by its provider id, as
+    /// `list --json` shows it): its kind, its owner, or leave it out.
+    Correct {
+        account: String,
+        /// VM or volume group uuid (AHV), disk or VM resource id (Azure).
+        provider_id: String,
+        /// sandbox, utility-server, persistent-desktop, enterprise-profile, personal-drive, template-image
+        #[arg(long)]
+        kind: Option<String>,
+        /// The user's e-mail.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Leave it out of the account (never backed up).
+        #[arg(long)]
+        exclude: bool,
+    },
+    /// Remove a correction.
+    Clear {
+        account: String,
+        provider_id: String,
+    },
+    /// List the corrections of a cloud account.
+    Corrections {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub fn run(args: InventoryArgs, paths: &DataPaths) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&paths.catalog)?;
-    let accounts = Accounts {
-        catalog: &catalog,
-        store: &Keyring,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let resources: Vec<DiscoveredResource> = match accounts.settings(&args.account)?.1 {
-        AccountSettings::Ahv(_) => {
-            let a = connect::ahv(&accounts, &args.account)?;
-            rt.block_on(a.client.discover_account(&args.frame_account, &[]))?
+pub fn run(cmd: InventoryCommand, paths: &DataPaths) -> anyhow::Result<()> {
+    let catalog = Catalog::open(&paths.catalog)?.shared();
+    match cmd {
+        InventoryCommand::List {
+            account,
+            frame_account,
+            json,
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let resources = rt.block_on(inventory::discover(
+                &catalog,
+                &Keyring,
+                &account,
+                &frame_account,
+                Arc::new(SystemClock),
+            ))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&resources)?);
+                return Ok(());
+            }
+            if resources.is_empty() {
+                println!("No resource of Frame account {frame_account:?} found on {account}.");
+            }
+            for r in &resources {
+                println!(
+                    "{:<28} {:<20} {:>6.0} GiB  {:<32} {}",
+                    r.name,
+                    format!("{:?}", r.kind),
+                    r.size_bytes / (1u64 << 30) as f64,
+                    r.owner.as_deref().unwrap_or("-"),
+                    r.not_protected_reason.as_deref().unwrap_or("")
+                );
+            }
         }
-        AccountSettings::Azure(s) => {
-            let a = connect::azure(&accounts, &args.account, Arc::new(SystemClock))?;
-            rt.block_on(
-                a.client
-                    .discover(&args.frame_account, &s.resource_groups, &[]),
-            )?
+        InventoryCommand::Correct {
+            account,
+            provider_id,
+            kind,
+            owner,
+            exclude,
+        } => {
+            let kind = match kind {
+                Some(k) => Some(ResourceKind::from_tag(&k).ok_or_else(|| {
+                    anyhow::anyhow!("unknown kind {k:?}: use sandbox, utility-server, persistent-desktop, enterprise-profile, personal-drive or template-image")
+                })?),
+                None => None,
+            };
+            if kind.is_none() && owner.is_none() && !exclude {
+                bail!("say what to correct: --kind, --owner or --exclude");
+            }
+            let c = catalog.lock();
+            let (a, _) = Accounts {
+                catalog: &c,
+                store: &Keyring,
+            }
+            .settings(&account)?;
+            let o = MappingOverride {
+                provider_id,
+                kind,
+                owner,
+                exclude,
+            };
+            c.set_mapping_override(&a.id, &o, chrono::Utc::now())?;
+            println!("corrected {} on {}", o.provider_id, a.name);
         }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&resources)?);
-        return Ok(());
-    }
-    if resources.is_empty() {
-        println!(
-            "No resource of Frame account {:?} found on {}.",
-            args.frame_account, args.account
-        );
-    }
-    for r in &resources {
-        println!(
-            "{:<28} {:<20} {:>8.0} GiB  {:<32} {}",
-            r.name,
-            format!("{:?}", r.kind),
-            r.size_bytes / (1u64 << 30) as f64,
-            r.owner.as_deref().unwrap_or("-"),
-            r.not_protected_reason.as_deref().unwrap_or("")
-        );
+        InventoryCommand::Clear {
+            account,
+            provider_id,
+        } => {
+            let c = catalog.lock();
+            let (a, _) = Accounts {
+                catalog: &c,
+                store: &Keyring,
+            }
+            .settings(&account)?;
+            if !c.remove_mapping_override(&a.id, &provider_id)? {
+                bail!("{} has no correction for {provider_id}", a.name);
+            }
+            println!("cleared the correction of {provider_id} on {}", a.name);
+        }
+        InventoryCommand::Corrections { account, json } => {
+            let c = catalog.lock();
+            let (a, _) = Accounts {
+                catalog: &c,
+                store: &Keyring,
+            }
+            .settings(&account)?;
+            let list = c.mapping_overrides(&a.id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("{} has no corrections.", a.name);
+            }
+            if !json {
+                for o in list {
+                    println!(
+                        "{:<40} kind={:<20} owner={:<28} {}",
+                        o.provider_id,
+                        o.kind
+                            .map(|k| format!("{k:?}"))
+                            .unwrap_or_else(|| "-".into()),
+                        o.owner.as_deref().unwrap_or("-"),
+                        if o.exclude { "excluded" } else { "" }
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -32,8 +32,9 @@ enum Command {
     /// Disaster recovery: enable it for a Frame account, show what is enabled.
     #[command(subcommand)]
     Dr(dr::DrCommand),
-    /// List the persistent resources of a Frame account on a cloud account.
-    Inventory(inventory::InventoryArgs),
+    /// The persistent resources of a Frame account, and corrections to their discovery.
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
     /// Run the lab: simulated AHV clusters, an Azure subscription and its token endpoint on loopback.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -57,7 +58,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Account(cmd) => account::run(cmd, &paths),
         Command::Dr(cmd) => dr::run(cmd, &paths),
-        Command::Inventory(args) => inventory::run(args, &paths),
+        Command::Inventory(cmd) => inventory::run(cmd, &paths),
         Command::Lab(cmd) => lab::run(cmd, &paths),
         Command::Paths => {
             println!("data folder: {}", paths.data_dir.display());

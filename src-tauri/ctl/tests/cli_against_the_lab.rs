@@ -160,6 +160,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
     let inventory = cli.ok(
         &[
             "inventory",
+            "list",
             "primary",
             "--frame-account",
             "acme-pd",
@@ -183,6 +184,52 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         .as_str()
         .unwrap()
         .contains("not backed up"));
+
+    // The administrator corrects discovery: one desktop is left out, and stays out on every list.
+    let desk = inventory
+        .iter()
+        .find(|r| r["kind"] == "persistent_desktop")
+        .unwrap();
+    let desk_id = desk["provider_id"].as_str().unwrap().to_string();
+    cli.ok(
+        &["inventory", "correct", "primary", &desk_id, "--exclude"],
+        None,
+    );
+    let corrected = cli.ok(
+        &[
+            "inventory",
+            "list",
+            "primary",
+            "--frame-account",
+            "acme-pd",
+            "--json",
+        ],
+        None,
+    );
+    let corrected: Vec<serde_json::Value> = serde_json::from_str(&corrected).unwrap();
+    assert!(corrected
+        .iter()
+        .all(|r| r["provider_id"] != desk_id.as_str()));
+    assert_eq!(corrected.len(), inventory.len() - 1);
+    let bad = cli.run(
+        &[
+            "inventory",
+            "correct",
+            "primary",
+            &desk_id,
+            "--kind",
+            "desktop",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("persistent-desktop"),
+        "the error lists the kinds"
+    );
+    cli.ok(&["inventory", "clear", "primary", &desk_id], None);
+    let corrections = cli.ok(&["inventory", "corrections", "primary", "--json"], None);
+    assert_eq!(corrections.trim(), "[]");
 
     let ports = |e: &standby_lab::PrismEndpoint| {
         (

@@ -37,12 +37,23 @@ fn migrations() -> Migrations<'static> {
                 enabled_at     TEXT NOT NULL
             ) STRICT;",
         ),
+        M::up(
+            "CREATE TABLE mapping_overrides (
+                account_id   TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                provider_id  TEXT NOT NULL,
+                kind         TEXT,
+                owner        TEXT,
+                exclude      INTEGER NOT NULL DEFAULT 0 CHECK (exclude IN (0, 1)),
+                updated_at   TEXT NOT NULL,
+                PRIMARY KEY (account_id, provider_id)
+            ) STRICT;",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 2usize;
+    let known = 3usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {
