@@ -58,6 +58,26 @@ impl AppState {
                 chrono::Utc::now(),
             )?;
             tracing::info!(accounts = registered.len(), control = %lab.control_url, "lab started and registered");
+            let names: Vec<&str> = registered.iter().map(|a| a.name.as_str()).collect();
+            let note = standby_core::notifications::NewNotification::new(
+                standby_core::notifications::NotificationLevel::Info,
+                "The lab is running",
+                format!(
+                    "Simulated AHV clusters and Azure regions on this machine, registered as cloud accounts {}. Control API: {}",
+                    names.join(", "),
+                    lab.control_url
+                ),
+            );
+            let notifier = standby_core::notifications::Notifier {
+                catalog: &catalog,
+                clock: &standby_core::clock::SystemClock,
+                sink: &standby_core::notifications::NoSink,
+            };
+            if let Err(e) = notifier.post(&note) {
+                tracing::warn!(
+                    "the lab's start could not be recorded in the notification center: {e}"
+                );
+            }
         }
         self.lab = Some(lab);
         Ok(())

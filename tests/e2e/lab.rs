@@ -78,6 +78,47 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         .unwrap();
     save_screenshot(&client, "lab-dashboard").await.unwrap();
 
+    // The lab's start is in the notification center, unread, and the bell counts it.
+    let unread = client
+        .find(Locator::Css("header button[data-unread]"))
+        .await
+        .unwrap()
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(unread, "Notifications, 1 unread");
+    click(&client, "header button[data-unread]").await.unwrap();
+    wait_for_heading(&client, "Notifications").await.unwrap();
+    let item = wait_for_text(&client, "li[data-notification-id]", "The lab is running")
+        .await
+        .unwrap();
+    assert!(item.contains("lab-ahv-primary"), "{item}");
+    save_screenshot(&client, "lab-notifications").await.unwrap();
+    let mark_all = client
+        .find(Locator::XPath(
+            "//button[normalize-space()='Mark all as read']",
+        ))
+        .await
+        .unwrap();
+    mark_all.click().await.unwrap();
+    let mut label = String::new();
+    for _ in 0..50 {
+        label = client
+            .find(Locator::Css("header button[data-unread]"))
+            .await
+            .unwrap()
+            .attr("aria-label")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if label == "Notifications" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(label, "Notifications", "marking all read clears the bell");
+
     client.close().await.unwrap();
     drop(driver);
 }

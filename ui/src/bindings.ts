@@ -19,6 +19,9 @@ export const commands = {
 	editCloudAccount: (id: string, changes: AccountChanges_Deserialize) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("edit_cloud_account", { id, changes })),
 	/**  Removes the account and its keyring entries. */
 	removeCloudAccount: (id: string) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("remove_cloud_account", { id })),
+	drConfigs: () => typedError<DrConfig[], ApiError>(__TAURI_INVOKE("dr_configs")),
+	enableDrAhv: (request: EnableAhvDr_Deserialize) => typedError<DrEnabled, ApiError>(__TAURI_INVOKE("enable_dr_ahv", { request })),
+	enableDrAzure: (request: EnableAzureDr) => typedError<DrEnabled, ApiError>(__TAURI_INVOKE("enable_dr_azure", { request })),
 	listNotifications: (filter: NotificationFilter_Deserialize) => typedError<Notification_Serialize[], ApiError>(__TAURI_INVOKE("list_notifications", { filter })),
 	unreadNotificationCount: () => typedError<number, ApiError>(__TAURI_INVOKE("unread_notification_count")),
 	/**  Returns how many changed from unread to read. */
@@ -143,6 +146,70 @@ export type CloudAccount = {
 	endpoint: string,
 	/**  RFC 3339. */
 	created_at: string,
+};
+
+export type DrConfig = {
+	account_id: string,
+	account_name: string,
+	frame_account: string,
+	target: DrTarget,
+	/**  RFC 3339. */
+	enabled_at: string,
+};
+
+export type DrEnabled = {
+	config: DrConfig,
+	/**  What was checked on the way (connection test, region, quota). */
+	checks: Check[],
+	/**  Not blocking, but an administrator must know (quota that would run short, skipped items). */
+	warnings: string[],
+	protected_resources: number,
+};
+
+/**  Where an account's backups are replicated to. */
+export type DrTarget = { kind: "ahv"; secondary_account_id: string; secondary_account_name: string; 
+/**  The remote site on the primary that points at the secondary. */
+site_on_primary: string; 
+/**  The remote site on the secondary that points back. */
+site_on_secondary: string; mappings: VstoreMapping[]; protection_domain: string } | { kind: "azure"; secondary_region: string; secondary_resource_group: string };
+
+export type EnableAhvDr = EnableAhvDr_Serialize | EnableAhvDr_Deserialize;
+
+export type EnableAhvDr_Deserialize = {
+	/**  Id or name of the primary AHV cloud account. */
+	primary: string,
+	secondary: string,
+	frame_account: string,
+	plan: RemoteSitePlan_Deserialize,
+	/**
+	 *  Replication ports to reach on each cluster (tcp/2009 and tcp/2020 unless the clusters use
+	 *  others).
+	 */
+	primary_ports?: number[] | null,
+	secondary_ports?: number[] | null,
+};
+
+export type EnableAhvDr_Serialize = {
+	/**  Id or name of the primary AHV cloud account. */
+	primary: string,
+	secondary: string,
+	frame_account: string,
+	plan: RemoteSitePlan_Serialize,
+	/**
+	 *  Replication ports to reach on each cluster (tcp/2009 and tcp/2020 unless the clusters use
+	 *  others).
+	 */
+	primary_ports: number[] | null,
+	secondary_ports: number[] | null,
+};
+
+export type EnableAzureDr = {
+	account: string,
+	frame_account: string,
+	secondary_region: string,
+	secondary_resource_group: string,
+	/**  Replicas kept per resource in the secondary region (for the quota estimate). */
+	replicas_kept: number,
 };
 
 /**  What kind of failure this is, so that callers can decide what to offer (retry, fix input, ...). */
@@ -334,6 +401,57 @@ export type ProviderKind =
 "ahv" | 
 /**  One Azure subscription (tenant, app registration, resource groups). */
 "azure";
+
+/**  What the wizard asks for to join the two clusters. */
+export type RemoteSitePlan = RemoteSitePlan_Serialize | RemoteSitePlan_Deserialize;
+
+/**  What the wizard asks for to join the two clusters. */
+export type RemoteSitePlan_Deserialize = {
+	primary: SiteEnd,
+	secondary: SiteEnd,
+	/**  Primary container to secondary container; several may share a destination. */
+	mappings: VstoreMapping[],
+	/**
+	 *  Secondary to primary, for restores back to the primary; when empty, the inverse of
+	 *  `mappings` (for a destination shared by several sources, the first of them).
+	 */
+	reverse_mappings: VstoreMapping[],
+	/**  Bytes per second (numbers cross to the window as doubles). */
+	bandwidth_limit_bytes_per_sec?: number | null,
+	compression: boolean,
+};
+
+/**  What the wizard asks for to join the two clusters. */
+export type RemoteSitePlan_Serialize = {
+	primary: SiteEnd,
+	secondary: SiteEnd,
+	/**  Primary container to secondary container; several may share a destination. */
+	mappings: VstoreMapping[],
+	/**
+	 *  Secondary to primary, for restores back to the primary; when empty, the inverse of
+	 *  `mappings` (for a destination shared by several sources, the first of them).
+	 */
+	reverse_mappings: VstoreMapping[],
+	/**  Bytes per second (numbers cross to the window as doubles). */
+	bandwidth_limit_bytes_per_sec: number | null,
+	compression: boolean,
+};
+
+/**  One side of the pair of clusters, as the wizard knows it. */
+export type SiteEnd = {
+	/**  The name of the remote site created on the *other* cluster to point at this one. */
+	site_name: string,
+	/**  This cluster's address as the other cluster reaches it (its external or a CVM address). */
+	address: string,
+	/**  The replication port the other cluster connects to (2020 by default). */
+	port: number,
+};
+
+/**  One row of the vStore mapping: a container on the sending cluster to one on the receiving one. */
+export type VstoreMapping = {
+	source: string,
+	destination: string,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -15,7 +15,7 @@ use crate::catalog::{CatalogError, SharedCatalog};
 use crate::clock::Clock;
 use crate::connect::{self, ConnectError};
 use crate::model::Check;
-use crate::notifications::{NewNotification, NotificationLevel};
+use crate::notifications::{NewNotification, NotificationLevel, NotificationSink, Notifier};
 use crate::providers::azure::setup::DrNeeds;
 use crate::providers::azure::ArmError;
 use crate::providers::prism::setup::{
@@ -143,35 +143,38 @@ impl From<DrError> for crate::ApiError {
     }
 }
 
+/// Where an operation's outcome goes: the catalog (the notification center), and whoever watches.
+pub struct Report<'a> {
+    pub catalog: &'a SharedCatalog,
+    pub clock: &'a dyn Clock,
+    pub sink: &'a dyn NotificationSink,
+}
+
 fn notify(
-    catalog: &SharedCatalog,
+    report: &Report<'_>,
     level: NotificationLevel,
     account_id: Option<&str>,
     title: String,
     body: String,
-    clock: &dyn Clock,
 ) {
-    let note = NewNotification {
-        level,
-        title,
-        body,
-        account_id: account_id.map(str::to_string),
-        job_id: None,
+    let mut note = NewNotification::new(level, title, body);
+    if let Some(id) = account_id {
+        note = note.account(id);
+    }
+    let catalog = report.catalog.lock();
+    let notifier = Notifier {
+        catalog: &catalog,
+        clock: report.clock,
+        sink: report.sink,
     };
-    if let Err(e) = catalog.lock().add_notification(&note, clock.now()) {
+    if let Err(e) = notifier.post(&note) {
         tracing::error!("a notification could not be recorded: {e}");
     }
 }
 
 /// Tells the notification center that DR is on: a success, or a warning when something an
 /// administrator must know came up (skipped resources, quota that would run short).
-fn announce_enabled(
-    catalog: &SharedCatalog,
-    config: &DrConfig,
-    summary: String,
-    warnings: &[String],
-    clock: &dyn Clock,
-) {
+fn announce_enabled(report: &Report<'_>, config: &DrConfig, summary: String, warnings: &[String]) {
     let (level, body) = if warnings.is_empty() {
         (NotificationLevel::Success, summary)
     } else {
@@ -181,42 +184,39 @@ fn announce_enabled(
         )
     };
     notify(
-        catalog,
+        report,
         level,
         Some(&config.account_id),
         format!("Disaster recovery enabled for {}", config.frame_account),
         body,
-        clock,
     );
 }
 
 /// Records a failure in the notification center, then hands it back.
 fn reported<T>(
-    catalog: &SharedCatalog,
+    report: &Report<'_>,
     account_id: Option<&str>,
     what: &str,
-    clock: &dyn Clock,
     result: Result<T, DrError>,
 ) -> Result<T, DrError> {
     if let Err(e) = &result {
         notify(
-            catalog,
+            report,
             NotificationLevel::Error,
             account_id,
             format!("Disaster recovery not enabled for {what}"),
             e.to_string(),
-            clock,
         );
     }
     result
 }
 
 pub async fn enable_ahv(
-    catalog: &SharedCatalog,
+    report: &Report<'_>,
     store: &dyn SecretStore,
     req: EnableAhvDr,
-    clock: &dyn Clock,
 ) -> Result<DrEnabled, DrError> {
+    let (catalog, clock) = (report.catalog, report.clock);
     let (primary, secondary) = {
         let c = catalog.lock();
         let accounts = Accounts { catalog: &c, store };
@@ -226,7 +226,7 @@ pub async fn enable_ahv(
         )
     };
     let what = req.frame_account.clone();
-    let primary = reported(catalog, None, &what, clock, primary.map_err(DrError::from))?;
+    let primary = reported(report, None, &what, primary.map_err(DrError::from))?;
     let account_id = primary.account.id.clone();
     let result = async {
         let secondary = secondary?;
@@ -284,7 +284,7 @@ pub async fn enable_ahv(
             .collect();
         let protected = protection.protected_vms + protection.protected_volume_groups;
         announce_enabled(
-            catalog,
+            report,
             &config,
             format!(
                 "{} VMs and {} volume groups protected in {} on {}, replicated to {}.",
@@ -295,7 +295,6 @@ pub async fn enable_ahv(
                 secondary.account.name,
             ),
             &warnings,
-            clock,
         );
         Ok(DrEnabled {
             config,
@@ -305,28 +304,23 @@ pub async fn enable_ahv(
         })
     }
     .await;
-    reported(catalog, Some(&account_id), &what, clock, result)
+    reported(report, Some(&account_id), &what, result)
 }
 
 pub async fn enable_azure(
-    catalog: &SharedCatalog,
+    report: &Report<'_>,
     store: &dyn SecretStore,
     req: EnableAzureDr,
     clock: std::sync::Arc<dyn Clock>,
 ) -> Result<DrEnabled, DrError> {
+    let catalog = report.catalog;
     let what = req.frame_account.clone();
     let connected = {
         let c = catalog.lock();
         let accounts = Accounts { catalog: &c, store };
         connect::azure(&accounts, &req.account, clock.clone())
     };
-    let account = reported(
-        catalog,
-        None,
-        &what,
-        clock.as_ref(),
-        connected.map_err(DrError::from),
-    )?;
+    let account = reported(report, None, &what, connected.map_err(DrError::from))?;
     let account_id = account.account.id.clone();
     let result = async {
         let s = &account.settings;
@@ -403,14 +397,13 @@ pub async fn enable_azure(
         catalog.lock().save_dr_config(&config)?;
         let protected = resources.iter().filter(|r| r.kind.is_protected()).count() as u32;
         announce_enabled(
-            catalog,
+            report,
             &config,
             format!(
                 "{protected} disks protected in {}, replicated to {} ({}).",
                 s.primary_region, region.secondary, req.secondary_resource_group,
             ),
             &warnings,
-            clock.as_ref(),
         );
         Ok(DrEnabled {
             config,
@@ -420,5 +413,5 @@ pub async fn enable_azure(
         })
     }
     .await;
-    reported(catalog, Some(&account_id), &what, clock.as_ref(), result)
+    reported(report, Some(&account_id), &what, result)
 }

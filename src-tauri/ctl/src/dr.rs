@@ -7,7 +7,10 @@ use clap::{Args, Subcommand};
 use standby_core::accounts::{AccountSettings, Accounts};
 use standby_core::catalog::{Catalog, SharedCatalog};
 use standby_core::clock::SystemClock;
-use standby_core::disaster_recovery::{self, DrEnabled, DrTarget, EnableAhvDr, EnableAzureDr};
+use standby_core::disaster_recovery::{
+    self, DrEnabled, DrTarget, EnableAhvDr, EnableAzureDr, Report,
+};
+use standby_core::notifications::NoSink;
 use standby_core::paths::DataPaths;
 use standby_core::providers::prism::setup::{RemoteSitePlan, SiteEnd, VstoreMapping};
 use standby_core::secrets::Keyring;
@@ -185,13 +188,13 @@ pub fn run(cmd: DrCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 primary_ports: Some(a.primary_check_ports),
                 secondary_ports: Some(a.secondary_check_ports),
             };
+            let report = Report {
+                catalog: &catalog,
+                clock: &SystemClock,
+                sink: &NoSink,
+            };
             let done = rt
-                .block_on(disaster_recovery::enable_ahv(
-                    &catalog,
-                    &Keyring,
-                    req,
-                    &SystemClock,
-                ))
+                .block_on(disaster_recovery::enable_ahv(&report, &Keyring, req))
                 .context("disaster recovery was not enabled")?;
             print_enabled(&done, a.json)
         }
@@ -203,9 +206,14 @@ pub fn run(cmd: DrCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 secondary_resource_group: a.secondary_resource_group,
                 replicas_kept: a.replicas_kept,
             };
+            let report = Report {
+                catalog: &catalog,
+                clock: &SystemClock,
+                sink: &NoSink,
+            };
             let done = rt
                 .block_on(disaster_recovery::enable_azure(
-                    &catalog,
+                    &report,
                     &Keyring,
                     req,
                     Arc::new(SystemClock),

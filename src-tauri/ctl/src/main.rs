@@ -6,6 +6,7 @@ mod account;
 mod dr;
 mod inventory;
 mod lab;
+mod notifications;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,8 @@ enum Command {
     /// The persistent resources of a Frame account, and corrections to their discovery.
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
+    /// The notification center: every operation's outcome, newest first.
+    Notifications(notifications::NotificationsArgs),
     /// Run the lab: simulated AHV clusters, an Azure subscription and its token endpoint on loopback.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Dr(cmd) => dr::run(cmd, &paths),
         Command::Inventory(cmd) => inventory::run(cmd, &paths),
         Command::Lab(cmd) => lab::run(cmd, &paths),
+        Command::Notifications(args) => notifications::run(args, &paths),
         Command::Paths => {
             println!("data folder: {}", paths.data_dir.display());
             println!("logs:        {}", paths.log_dir.display());

@@ -333,6 +333,27 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         serde_json::from_str(&cli.ok(&["dr", "show", "--json"], None)).unwrap();
     assert_eq!(shown.len(), 2);
 
+    // Each outcome is in the notification center: the refusal first, then both successes.
+    let notes: Vec<serde_json::Value> =
+        serde_json::from_str(&cli.ok(&["notifications", "--json"], None)).unwrap();
+    let titles: Vec<&str> = notes.iter().map(|n| n["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Disaster recovery enabled for acme-pd",
+            "Disaster recovery enabled for acme-pd",
+            "Disaster recovery not enabled for acme-pd",
+        ],
+        "{notes:?}"
+    );
+    assert_eq!(notes[2]["level"], "error");
+    assert!(notes[2]["body"]
+        .as_str()
+        .unwrap()
+        .contains("SelfServiceContainer"));
+    assert_eq!(notes[1]["account_name"], "primary");
+    assert_eq!(notes[0]["account_name"], "azure");
+
     // The cluster's certificate changes: every call stops with a clear error until the
     // administrator checks the new certificate and confirms it.
     let rotated = lab.rotate_certificate(&p.name).unwrap();

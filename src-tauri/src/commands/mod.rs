@@ -3,6 +3,7 @@
 
 mod accounts;
 mod app;
+mod dr;
 mod notifications;
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -16,6 +17,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             accounts::add_azure_account,
             accounts::edit_cloud_account,
             accounts::remove_cloud_account,
+            dr::dr_configs,
+            dr::enable_dr_ahv,
+            dr::enable_dr_azure,
             // notifications (the notification center)
             notifications::list_notifications,
             notifications::unread_notification_count,

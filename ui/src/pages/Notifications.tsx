@@ -255,6 +255,8 @@ export function NotificationsPage() {
           )}
           {current?.state === "ready" && current.items.length === 0 && filtered && (
             <EmptyState icon={<IconFilterOff size={30} />} title="No notification matches these filters">
+              Change the level, account or search, or clear them all to see every notification.
+              <br />
               <Button variant="subtle" onClick={clearFilters} mt="xs">
                 Clear filters
               </Button>
@@ -300,7 +302,9 @@ function NotificationRow(props: { n: StoredNotification; now: number; first: boo
       data-read={n.read}
       style={{
         borderTop: props.first ? undefined : "1px solid var(--mantine-color-default-border)",
-        background: n.read ? undefined : "var(--mantine-color-blue-light)",
+        // A faint tint of the theme's blue reads in both light and dark; the bar and bold title
+        // carry the meaning for those who cannot tell the tint apart.
+        background: n.read ? undefined : "color-mix(in srgb, var(--mantine-color-blue-filled) 7%, transparent)",
         borderLeft: `3px solid ${n.read ? "transparent" : "var(--mantine-color-blue-filled)"}`,
       }}
     >
@@ -318,7 +322,7 @@ function NotificationRow(props: { n: StoredNotification; now: number; first: boo
               {n.title}
             </Text>
             {n.account_name && (
-              <Badge variant="outline" color="gray" size="sm" tt="none" data-testid="notification-account">
+              <Badge variant="default" size="sm" tt="none" data-testid="notification-account">
                 {n.account_name}
               </Badge>
             )}

@@ -85,6 +85,8 @@ impl Catalog {
             path: ":memory:".into(),
             source,
         })?;
+        // Same rules as a file catalog: deleting an account must cascade in tests too.
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn, Path::new(":memory:"))?;
         Ok(Self { conn })
     }
