@@ -401,7 +401,9 @@ impl Accounts<'_> {
             &SecretKey::new(&account.id, settings.secret_field()),
             secret,
         ) {
-            let _ = self.catalog.delete_account(&account.id);
+            if let Err(undo) = self.catalog.delete_account(&account.id) {
+                tracing::error!(account = %account.name, "the account was added but its secret was refused, and removing it again failed: {undo}; remove it by hand");
+            }
             return Err(e.into());
         }
         Ok(account)
@@ -529,14 +531,15 @@ impl Accounts<'_> {
                 (AccountSettings::Azure(merged), changes.client_secret)
             }
         };
-        if name != account.name {
-            self.catalog.rename_account(&account.id, &name)?;
-        }
+        // The keyring first: if it refuses, nothing in the catalog has changed.
         if let Some(secret) = secret {
             self.store.put(
                 &SecretKey::new(&account.id, settings.secret_field()),
                 &secret,
             )?;
+        }
+        if name != account.name {
+            self.catalog.rename_account(&account.id, &name)?;
         }
         let endpoint = settings.endpoint();
         self.catalog.update_account(

@@ -146,7 +146,7 @@ impl From<DrError> for crate::ApiError {
 /// Where an operation's outcome goes: the catalog (the notification center), and whoever watches.
 pub struct Report<'a> {
     pub catalog: &'a SharedCatalog,
-    pub clock: &'a dyn Clock,
+    pub clock: std::sync::Arc<dyn Clock>,
     pub sink: &'a dyn NotificationSink,
 }
 
@@ -164,7 +164,7 @@ fn notify(
     let catalog = report.catalog.lock();
     let notifier = Notifier {
         catalog: &catalog,
-        clock: report.clock,
+        clock: report.clock.as_ref(),
         sink: report.sink,
     };
     if let Err(e) = notifier.post(&note) {
@@ -216,7 +216,7 @@ pub async fn enable_ahv(
     store: &dyn SecretStore,
     req: EnableAhvDr,
 ) -> Result<DrEnabled, DrError> {
-    let (catalog, clock) = (report.catalog, report.clock);
+    let (catalog, clock) = (report.catalog, report.clock.as_ref());
     let (primary, secondary) = {
         let c = catalog.lock();
         let accounts = Accounts { catalog: &c, store };
@@ -311,9 +311,8 @@ pub async fn enable_azure(
     report: &Report<'_>,
     store: &dyn SecretStore,
     req: EnableAzureDr,
-    clock: std::sync::Arc<dyn Clock>,
 ) -> Result<DrEnabled, DrError> {
-    let catalog = report.catalog;
+    let (catalog, clock) = (report.catalog, report.clock.clone());
     let what = req.frame_account.clone();
     let connected = {
         let c = catalog.lock();
@@ -400,7 +399,7 @@ pub async fn enable_azure(
             report,
             &config,
             format!(
-                "{protected} disks protected in {}, replicated to {} ({}).",
+                "{protected} disks of the account in {} will be backed up and replicated to {} ({}).",
                 s.primary_region, region.secondary, req.secondary_resource_group,
             ),
             &warnings,

@@ -135,3 +135,47 @@ pub async fn discover(
         }
     })
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorrectionError {
+    #[error("unknown kind {0:?}: use sandbox, utility-server, persistent-desktop, enterprise-profile, personal-drive or template-image")]
+    UnknownKind(String),
+    #[error("say what to correct: a kind, an owner, or exclude")]
+    Empty,
+}
+
+impl From<CorrectionError> for crate::ApiError {
+    fn from(e: CorrectionError) -> Self {
+        crate::ApiError::new(crate::ErrorCode::InvalidInput, e.to_string())
+    }
+}
+
+impl MappingOverride {
+    /// A correction as an administrator states it (`kind` in the tag's words), checked.
+    pub fn from_request(
+        provider_id: String,
+        kind: Option<&str>,
+        owner: Option<String>,
+        exclude: bool,
+    ) -> Result<Self, CorrectionError> {
+        let kind = match kind {
+            Some(k) => Some(
+                ResourceKind::from_tag(k)
+                    .ok_or_else(|| CorrectionError::UnknownKind(k.to_string()))?,
+            ),
+            None => None,
+        };
+        let owner = owner
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty());
+        if kind.is_none() && owner.is_none() && !exclude {
+            return Err(CorrectionError::Empty);
+        }
+        Ok(Self {
+            provider_id,
+            kind,
+            owner,
+            exclude,
+        })
+    }
+}

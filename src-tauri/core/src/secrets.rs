@@ -98,20 +98,21 @@ impl SecretStore for Keyring {
     }
 }
 
-/// A store in memory, for unit tests of code that needs one (never used by the product).
+/// A store in memory, for tests of code that needs one (never used by the product). Its values
+/// are `Secret`s, so not even a test's `{:?}` prints them.
 #[derive(Debug, Default)]
-pub struct MemoryStore(parking_lot::Mutex<std::collections::HashMap<String, String>>);
+pub struct MemoryStore(parking_lot::Mutex<std::collections::HashMap<String, Secret>>);
 
 impl SecretStore for MemoryStore {
     fn put(&self, key: &SecretKey, value: &Secret) -> Result<(), SecretsError> {
-        self.0.lock().insert(key.user(), value.expose().to_string());
+        self.0.lock().insert(key.user(), value.clone());
         Ok(())
     }
     fn get(&self, key: &SecretKey) -> Result<Secret, SecretsError> {
         self.0
             .lock()
             .get(&key.user())
-            .map(|v| Secret::new(v.clone()))
+            .cloned()
             .ok_or(SecretsError::Missing { field: key.field })
     }
     fn delete(&self, key: &SecretKey) -> Result<(), SecretsError> {

@@ -190,7 +190,7 @@ pub fn run(cmd: DrCommand, paths: &DataPaths) -> anyhow::Result<()> {
             };
             let report = Report {
                 catalog: &catalog,
-                clock: &SystemClock,
+                clock: Arc::new(SystemClock),
                 sink: &NoSink,
             };
             let done = rt
@@ -208,16 +208,11 @@ pub fn run(cmd: DrCommand, paths: &DataPaths) -> anyhow::Result<()> {
             };
             let report = Report {
                 catalog: &catalog,
-                clock: &SystemClock,
+                clock: Arc::new(SystemClock),
                 sink: &NoSink,
             };
             let done = rt
-                .block_on(disaster_recovery::enable_azure(
-                    &report,
-                    &Keyring,
-                    req,
-                    Arc::new(SystemClock),
-                ))
+                .block_on(disaster_recovery::enable_azure(&report, &Keyring, req))
                 .context("disaster recovery was not enabled")?;
             print_enabled(&done, a.json)
         }

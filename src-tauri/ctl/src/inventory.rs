@@ -8,7 +8,7 @@ use clap::Subcommand;
 use standby_core::accounts::Accounts;
 use standby_core::catalog::Catalog;
 use standby_core::clock::SystemClock;
-use standby_core::inventory::{self, MappingOverride, ResourceKind};
+use standby_core::inventory::{self, MappingOverride};
 use standby_core::paths::DataPaths;
 use standby_core::secrets::Keyring;
 
@@ -95,27 +95,13 @@ pub fn run(cmd: InventoryCommand, paths: &DataPaths) -> anyhow::Result<()> {
             owner,
             exclude,
         } => {
-            let kind = match kind {
-                Some(k) => Some(ResourceKind::from_tag(&k).ok_or_else(|| {
-                    anyhow::anyhow!("unknown kind {k:?}: use sandbox, utility-server, persistent-desktop, enterprise-profile, personal-drive or template-image")
-                })?),
-                None => None,
-            };
-            if kind.is_none() && owner.is_none() && !exclude {
-                bail!("say what to correct: --kind, --owner or --exclude");
-            }
+            let o = MappingOverride::from_request(provider_id, kind.as_deref(), owner, exclude)?;
             let c = catalog.lock();
             let (a, _) = Accounts {
                 catalog: &c,
                 store: &Keyring,
             }
             .settings(&account)?;
-            let o = MappingOverride {
-                provider_id,
-                kind,
-                owner,
-                exclude,
-            };
             c.set_mapping_override(&a.id, &o, chrono::Utc::now())?;
             println!("corrected {} on {}", o.provider_id, a.name);
         }

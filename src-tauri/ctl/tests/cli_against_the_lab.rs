@@ -413,7 +413,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         "{}",
         cli.transcript
     );
-    // A secret on the command line is not even accepted.
+    // A secret on the command line is not even accepted, even when everything else is right.
     let out = cli.run(
         &[
             "account",
@@ -421,19 +421,27 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
             "--name",
             "x",
             "--address",
-            "10.0.0.1",
+            &format!("{}:{}", p.ip, p.port),
+            "--user",
+            &p.username,
+            "--trust-fingerprint",
+            &new_fp,
             "--password",
             "hunter2",
         ],
-        None,
+        Some(&format!("{}\n", p.password)),
     );
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unexpected argument '--password'"), "{err}");
 
     lab.shutdown().await.unwrap();
 
     // Nothing Standby wrote or printed holds a secret.
+    assert_ne!(p.password, s.password, "each cluster has its own password");
     let secrets = [
         p.password.as_str(),
+        s.password.as_str(),
         az.client_secret.as_str(),
         wrong_password,
     ];

@@ -60,6 +60,9 @@ pub struct PrismConfig {
     pub secondary_name: String,
     pub username: String,
     pub password: String,
+    /// Each cluster has its own password, as real clusters do (and so that a mix-up between the
+    /// two shows).
+    pub secondary_password: String,
 }
 
 impl Default for PrismConfig {
@@ -69,6 +72,7 @@ impl Default for PrismConfig {
             secondary_name: "ahv-secondary".into(),
             username: "admin".into(),
             password: "Nutanix/4u".into(),
+            secondary_password: "Nutanix/4u-dr".into(),
         }
     }
 }

@@ -306,6 +306,8 @@ pub fn entra_error(
 ) -> Response<Body> {
     let trace = uuid::Uuid::new_v4().to_string();
     let corr = uuid::Uuid::new_v4().to_string();
+    // Wall-clock time on purpose: Entra stamps its errors with real time, and this is text for a
+    // person reading a log, not state of the simulation.
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     json_response(
         status,

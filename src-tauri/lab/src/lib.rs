@@ -127,7 +127,8 @@ pub(crate) struct Core {
     pub dirty: Arc<Notify>,
     clusters: Vec<Cluster>,
     certs_dir: Option<PathBuf>,
-    prism_user: (String, String),
+    /// User name, then each cluster's password in cluster order.
+    prism_user: (String, Vec<String>),
     azure_endpoint: AzureEndpoint,
     control_url: url::Url,
 }
@@ -163,7 +164,8 @@ impl Core {
     fn prism_endpoints(&self) -> Vec<PrismEndpoint> {
         self.clusters
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let pair = c.cert.pair();
                 PrismEndpoint {
                     name: c.name.clone(),
@@ -171,7 +173,7 @@ impl Core {
                     ip: c.ip,
                     port: c.port,
                     username: self.prism_user.0.clone(),
-                    password: self.prism_user.1.clone(),
+                    password: self.prism_user.1[i.min(self.prism_user.1.len() - 1)].clone(),
                     certificate_sha256: pair.sha256_hex(),
                     certificate_pem: pair.cert_pem,
                     replication_ports: c.replication_ports,
@@ -368,7 +370,11 @@ impl Lab {
             .map(|(i, c)| prism::ClusterSpec {
                 name: c.name.clone(),
                 username: config.prism.username.clone(),
-                password: config.prism.password.clone(),
+                password: if i == 0 {
+                    config.prism.password.clone()
+                } else {
+                    config.prism.secondary_password.clone()
+                },
                 ip: c.ip,
                 replication_ports: c.replication_ports,
                 // The secondary holds a smaller second account, `acme-dr`, built by the Prism
@@ -420,7 +426,13 @@ impl Lab {
             dirty: dirty.clone(),
             clusters,
             certs_dir,
-            prism_user: (config.prism.username.clone(), config.prism.password.clone()),
+            prism_user: (
+                config.prism.username.clone(),
+                vec![
+                    config.prism.password.clone(),
+                    config.prism.secondary_password.clone(),
+                ],
+            ),
             azure_endpoint: azure_endpoint.clone(),
             control_url: serve::socket_url("http", control_addr),
         });

@@ -29,7 +29,7 @@ pub async fn enable_dr_ahv(
     let sink = WindowSink(app);
     let report = Report {
         catalog: &state.catalog,
-        clock: &SystemClock,
+        clock: Arc::new(SystemClock),
         sink: &sink,
     };
     Ok(disaster_recovery::enable_ahv(&report, &Keyring, request).await?)
@@ -45,8 +45,8 @@ pub async fn enable_dr_azure(
     let sink = WindowSink(app);
     let report = Report {
         catalog: &state.catalog,
-        clock: &SystemClock,
+        clock: Arc::new(SystemClock),
         sink: &sink,
     };
-    Ok(disaster_recovery::enable_azure(&report, &Keyring, request, Arc::new(SystemClock)).await?)
+    Ok(disaster_recovery::enable_azure(&report, &Keyring, request).await?)
 }

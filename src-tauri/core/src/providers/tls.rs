@@ -187,8 +187,12 @@ pub struct CertificateInfo {
     pub self_signed: bool,
 }
 
-pub fn describe(der: &[u8]) -> Result<CertificateInfo, String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| e.to_string())?;
+/// Reads what the user is shown from a DER certificate.
+pub fn describe(der: &[u8], address: &str) -> Result<CertificateInfo, TlsError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| TlsError::Unreadable {
+        address: address.to_string(),
+        message: e.to_string(),
+    })?;
     let ts = |t: x509_parser::time::ASN1Time| {
         chrono::DateTime::from_timestamp(t.timestamp(), 0)
             .map(|d| d.to_rfc3339())
@@ -285,7 +289,7 @@ pub async fn probe(host: &str, port: u16) -> Result<CertificateInfo, TlsError> {
         .ok_or_else(|| TlsError::NoCertificate {
             address: address.clone(),
         })?;
-    describe(&der).map_err(|message| TlsError::Unreadable { address, message })
+    describe(&der, &address)
 }
 
 /// Drives a rustls handshake over a tokio stream (without tokio-rustls, to keep core's
