@@ -78,6 +78,20 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         .unwrap();
     save_screenshot(&client, "lab-dashboard").await.unwrap();
 
+    // Disaster recovery: the accounts exist, nothing replicates yet, and the page says so.
+    click(&client, "nav [data-nav='disaster-recovery']")
+        .await
+        .unwrap();
+    wait_for_heading(&client, "Disaster recovery")
+        .await
+        .unwrap();
+    wait_for_text(&client, "main", "Disaster recovery is not enabled yet")
+        .await
+        .unwrap();
+    save_screenshot(&client, "lab-disaster-recovery")
+        .await
+        .unwrap();
+
     // The lab's start is in the notification center, unread, and the bell counts it.
     let unread = client
         .find(Locator::Css("header button[data-unread]"))

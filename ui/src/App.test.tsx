@@ -127,3 +127,50 @@ describe("testing a cloud account", () => {
     expect((await screen.findByRole("button", { name: "Test lab-ahv-primary" })).textContent).toContain("Failed");
   });
 });
+
+describe("the disaster recovery page", () => {
+  const account = { id: "a1", name: "lab-ahv-primary", kind: "ahv", endpoint: "https://127.0.77.1:9440", created_at: "2026-11-22T09:00:00Z" };
+  function mockWith(configs: unknown) {
+    mockIPC((cmd) => {
+      if (cmd === "app_info") return INFO;
+      if (cmd === "list_cloud_accounts") return [account];
+      if (cmd === "dr_configs") return configs;
+      if (cmd === "unread_notification_count") return 0;
+      if (cmd === "list_notifications") return [];
+      throw new Error(`unexpected command ${cmd}`);
+    });
+  }
+
+  it("lists where each Frame account replicates", async () => {
+    mockWith([
+      {
+        account_id: "a1",
+        account_name: "lab-ahv-primary",
+        frame_account: "acme-pd",
+        enabled_at: "2026-11-22T09:10:00Z",
+        target: {
+          kind: "ahv",
+          secondary_account_id: "a2",
+          secondary_account_name: "lab-ahv-secondary",
+          site_on_primary: "lab-ahv-secondary",
+          site_on_secondary: "lab-ahv-primary",
+          mappings: [{ source: "SelfServiceContainer", destination: "SelfServiceContainer" }],
+          protection_domain: "standby-acme-pd",
+        },
+      },
+    ]);
+    render(<App />);
+    fireEvent.click(document.querySelector('[data-nav="disaster-recovery"]')!);
+    const table = await screen.findByTestId("dr-configs");
+    expect(table.textContent).toContain("acme-pd");
+    expect(table.textContent).toContain("lab-ahv-secondary (AHV cluster)");
+    expect(table.textContent).toContain("standby-acme-pd");
+  });
+
+  it("says plainly when nothing replicates yet", async () => {
+    mockWith([]);
+    render(<App />);
+    fireEvent.click(document.querySelector('[data-nav="disaster-recovery"]')!);
+    expect(await screen.findByText("Disaster recovery is not enabled yet")).toBeTruthy();
+  });
+});

@@ -1,13 +1,15 @@
-import { Alert, Card, Loader, Stack } from "@mantine/core";
-import { IconInfoCircle } from "@tabler/icons-react";
+import { Alert, Badge, Card, Code, Loader, Stack, Table, Text, Title } from "@mantine/core";
+import { IconInfoCircle, IconShieldOff } from "@tabler/icons-react";
 
-import type { CloudAccount } from "../bindings";
+import { commands, type CloudAccount, type DrConfig } from "../bindings";
+import { EmptyState } from "../components/EmptyState";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
-import type { Loaded } from "../ipc";
+import { useCommand, type Loaded } from "../ipc";
 
 export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }) {
+  const hasAccounts = props.accounts.state === "ready" && props.accounts.data.length > 0;
   return (
     <>
       <PageHeader
@@ -28,7 +30,71 @@ export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }
             <NoAccounts what="Disaster recovery is enabled per Frame account, with a primary and a secondary site." />
           </Card>
         )}
+        {hasAccounts && <Configurations />}
       </Stack>
     </>
+  );
+}
+
+function replicatesTo(c: DrConfig) {
+  return c.target.kind === "ahv"
+    ? `${c.target.secondary_account_name} (AHV cluster)`
+    : `${c.target.secondary_region} (Azure region, resource group ${c.target.secondary_resource_group})`;
+}
+
+/** Which Frame accounts have disaster recovery, where they replicate, since when. */
+function Configurations() {
+  const configs = useCommand(() => commands.drConfigs());
+  if (configs.state === "loading") return <Loader aria-label="Loading disaster-recovery settings" />;
+  if (configs.state === "failed")
+    return <ErrorNotice title="Disaster-recovery settings could not be read" error={configs.error} />;
+  if (configs.data.length === 0)
+    return (
+      <Card withBorder padding="lg">
+        <EmptyState icon={<IconShieldOff size={30} />} title="Disaster recovery is not enabled yet">
+          No Frame account replicates to a secondary site yet. Enable it from the command line for now:{" "}
+          <Code>standbyctl dr enable-ahv --help</Code> or <Code>standbyctl dr enable-azure --help</Code>.
+        </EmptyState>
+      </Card>
+    );
+  return (
+    <Card withBorder padding={0}>
+      <Title order={2} size="h5" p="md" pb="xs">
+        Enabled for
+      </Title>
+      <Table verticalSpacing="sm" horizontalSpacing="md" data-testid="dr-configs">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Frame account</Table.Th>
+            <Table.Th>Primary</Table.Th>
+            <Table.Th>Replicates to</Table.Th>
+            <Table.Th>Details</Table.Th>
+            <Table.Th>Since</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {configs.data.map((c) => (
+            <Table.Tr key={c.account_id}>
+              <Table.Td fw={600}>{c.frame_account}</Table.Td>
+              <Table.Td style={{ whiteSpace: "nowrap" }}>{c.account_name}</Table.Td>
+              <Table.Td>{replicatesTo(c)}</Table.Td>
+              <Table.Td>
+                {c.target.kind === "ahv" ? (
+                  <Text size="sm">
+                    Protection domain <Code>{c.target.protection_domain}</Code>,{" "}
+                    {c.target.mappings.map((m) => `${m.source} → ${m.destination}`).join(", ")}
+                  </Text>
+                ) : (
+                  <Badge variant="light" tt="none">
+                    Incremental snapshots copied across regions
+                  </Badge>
+                )}
+              </Table.Td>
+              <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(c.enabled_at).toLocaleString()}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Card>
   );
 }
