@@ -12,6 +12,7 @@ pub mod disaster_recovery;
 pub mod error;
 pub mod health;
 pub mod inventory;
+pub mod jobs;
 pub mod lab_registration;
 pub mod logging;
 pub mod model;

@@ -48,12 +48,38 @@ fn migrations() -> Migrations<'static> {
                 PRIMARY KEY (account_id, provider_id)
             ) STRICT;",
         ),
+        M::up(
+            "CREATE TABLE jobs (
+                id          TEXT PRIMARY KEY,
+                kind        TEXT NOT NULL,
+                account_id  TEXT REFERENCES cloud_accounts(id) ON DELETE SET NULL,
+                params      TEXT NOT NULL,
+                state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                progress    REAL NOT NULL DEFAULT 0,
+                message     TEXT NOT NULL DEFAULT '',
+                outcome     TEXT,
+                error       TEXT,
+                created_at  TEXT NOT NULL,
+                updated_at  TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX jobs_unfinished ON jobs (state) WHERE state IN ('queued', 'running');
+            CREATE TABLE job_steps (
+                job_id       TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                seq          INTEGER NOT NULL,
+                name         TEXT NOT NULL,
+                state        TEXT NOT NULL CHECK (state IN ('started', 'done')),
+                output       TEXT,
+                started_at   TEXT NOT NULL,
+                finished_at  TEXT,
+                PRIMARY KEY (job_id, seq)
+            ) STRICT;",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 3usize;
+    let known = 4usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod dr_configs;
+mod jobs;
 mod mapping_overrides;
 mod migrations;
 mod notifications;

@@ -1,0 +1,194 @@
+//! The `jobs` and `job_steps` tables: the journal every long operation writes before it acts.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Catalog, CatalogError};
+use crate::jobs::{JobRecord, JobState, StepRecord};
+
+fn state_str(s: JobState) -> &'static str {
+    match s {
+        JobState::Queued => "queued",
+        JobState::Running => "running",
+        JobState::Succeeded => "succeeded",
+        JobState::Failed => "failed",
+        JobState::Cancelled => "cancelled",
+    }
+}
+
+fn parse_state(s: &str) -> Result<JobState, CatalogError> {
+    Ok(match s {
+        "queued" => JobState::Queued,
+        "running" => JobState::Running,
+        "succeeded" => JobState::Succeeded,
+        "failed" => JobState::Failed,
+        "cancelled" => JobState::Cancelled,
+        other => return Err(CatalogError::Corrupt(format!("job state {other:?}"))),
+    })
+}
+
+fn json(v: &Option<String>, what: &str) -> Result<Option<serde_json::Value>, CatalogError> {
+    v.as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| CatalogError::Corrupt(format!("{what}: {e}")))
+}
+
+impl Catalog {
+    pub fn insert_job(&self, job: &JobRecord) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "INSERT INTO jobs (id, kind, account_id, params, state, progress, message, outcome, error, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            params![
+                job.id,
+                job.kind,
+                job.account_id,
+                job.params.to_string(),
+                state_str(job.state),
+                job.progress,
+                job.message,
+                job.outcome.as_ref().map(|v| v.to_string()),
+                job.error,
+                job.created_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn update_job(
+        &self,
+        id: &str,
+        state: JobState,
+        progress: f64,
+        message: &str,
+        outcome: Option<&serde_json::Value>,
+        error: Option<&str>,
+        at: &str,
+    ) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "UPDATE jobs SET state = ?2, progress = ?3, message = ?4, outcome = ?5, error = ?6, updated_at = ?7 WHERE id = ?1",
+            params![id, state_str(state), progress, message, outcome.map(|v| v.to_string()), error, at],
+        )?;
+        Ok(())
+    }
+
+    pub fn job(&self, id: &str) -> Result<Option<JobRecord>, CatalogError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, kind, account_id, params, state, progress, message, outcome, error, created_at FROM jobs WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, f64>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, String>(9)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((
+            id,
+            kind,
+            account_id,
+            params,
+            state,
+            progress,
+            message,
+            outcome,
+            error,
+            created_at,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(JobRecord {
+            params: serde_json::from_str(&params)
+                .map_err(|e| CatalogError::Corrupt(format!("parameters of job {id}: {e}")))?,
+            outcome: json(&outcome, "a job's outcome")?,
+            state: parse_state(&state)?,
+            id,
+            kind,
+            account_id,
+            progress,
+            message,
+            error,
+            created_at,
+        }))
+    }
+
+    /// Jobs a previous run left queued or running (it stopped, crashed or was killed).
+    pub fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, CatalogError> {
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        ids.iter()
+            .filter_map(|id| self.job(id).transpose())
+            .collect()
+    }
+
+    pub fn job_steps(&self, job_id: &str) -> Result<Vec<StepRecord>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, name, state, output FROM job_steps WHERE job_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![job_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (seq, name, state, output) = row?;
+            Ok(StepRecord {
+                seq: seq as u32,
+                name,
+                done: state == "done",
+                output: json(&output, "a step's output")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Records that a step is about to act. A step already started (by a run that died) stays as it
+    /// is: the step will run again, and must find what its first attempt did.
+    pub fn start_step(
+        &self,
+        job_id: &str,
+        seq: u32,
+        name: &str,
+        at: &str,
+    ) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "INSERT INTO job_steps (job_id, seq, name, state, started_at) VALUES (?1, ?2, ?3, 'started', ?4)
+             ON CONFLICT (job_id, seq) DO NOTHING",
+            params![job_id, seq, name, at],
+        )?;
+        Ok(())
+    }
+
+    pub fn finish_step(
+        &self,
+        job_id: &str,
+        seq: u32,
+        output: &serde_json::Value,
+        at: &str,
+    ) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "UPDATE job_steps SET state = 'done', output = ?3, finished_at = ?4 WHERE job_id = ?1 AND seq = ?2",
+            params![job_id, seq, output.to_string(), at],
+        )?;
+        Ok(())
+    }
+}
