@@ -48,6 +48,18 @@ pub struct JobRecord {
     pub created_at: String,
 }
 
+/// A change of a job's row.
+#[derive(Debug, Clone, Copy)]
+pub struct JobUpdate<'a> {
+    pub state: JobState,
+    pub progress: f64,
+    pub message: &'a str,
+    pub outcome: Option<&'a serde_json::Value>,
+    pub error: Option<&'a str>,
+    /// RFC 3339.
+    pub at: &'a str,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
     pub seq: u32,
@@ -216,12 +228,14 @@ impl JobContext<'_> {
         let now = self.clock.now().to_rfc3339();
         self.catalog.lock().update_job(
             &self.job.id,
-            JobState::Running,
-            percent,
-            step,
-            None,
-            None,
-            &now,
+            &JobUpdate {
+                state: JobState::Running,
+                progress: percent,
+                message: step,
+                outcome: None,
+                error: None,
+                at: &now,
+            },
         )?;
         self.sink.progress(&JobProgress {
             job_id: self.job.id.clone(),
@@ -278,12 +292,14 @@ impl Jobs<'_> {
         let now = self.clock.now().to_rfc3339();
         self.catalog.lock().update_job(
             &job.id,
-            JobState::Running,
-            job.progress,
-            &job.message,
-            None,
-            None,
-            &now,
+            &JobUpdate {
+                state: JobState::Running,
+                progress: job.progress,
+                message: &job.message,
+                outcome: None,
+                error: None,
+                at: &now,
+            },
         )?;
         let ctx = JobContext {
             job,
@@ -296,35 +312,30 @@ impl Jobs<'_> {
         let result = body(&ctx).await;
         let now = self.clock.now().to_rfc3339();
         let c = self.catalog.lock();
-        match &result {
-            Ok(outcome) => c.update_job(
-                &job.id,
-                JobState::Succeeded,
-                100.0,
-                "done",
-                Some(outcome),
-                None,
-                &now,
-            )?,
-            Err(JobError::Cancelled) => c.update_job(
-                &job.id,
-                JobState::Cancelled,
-                job.progress,
-                "cancelled",
-                None,
-                None,
-                &now,
-            )?,
-            Err(e) => c.update_job(
-                &job.id,
+        let (state, progress, message, outcome, error) = match &result {
+            Ok(outcome) => (JobState::Succeeded, 100.0, "done", Some(outcome), None),
+            Err(JobError::Cancelled) => {
+                (JobState::Cancelled, job.progress, "cancelled", None, None)
+            }
+            Err(e) => (
                 JobState::Failed,
                 job.progress,
                 "failed",
                 None,
-                Some(&e.to_string()),
-                &now,
-            )?,
-        }
+                Some(e.to_string()),
+            ),
+        };
+        c.update_job(
+            &job.id,
+            &JobUpdate {
+                state,
+                progress,
+                message,
+                outcome,
+                error: error.as_deref(),
+                at: &now,
+            },
+        )?;
         result
     }
 }

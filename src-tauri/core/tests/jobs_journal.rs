@@ -144,12 +144,14 @@ async fn after_a_crash_done_steps_are_replayed_and_the_interrupted_step_finds_it
             .lock()
             .update_job(
                 &job_id,
-                JobState::Running,
-                10.0,
-                "snapshot",
-                None,
-                None,
-                now,
+                &standby_core::jobs::JobUpdate {
+                    state: JobState::Running,
+                    progress: 10.0,
+                    message: "snapshot",
+                    outcome: None,
+                    error: None,
+                    at: now,
+                },
             )
             .unwrap();
     }

@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Catalog, CatalogError};
-use crate::jobs::{JobRecord, JobState, StepRecord};
+use crate::jobs::{JobRecord, JobState, JobUpdate, StepRecord};
 
 fn state_str(s: JobState) -> &'static str {
     match s {
@@ -54,19 +54,18 @@ impl Catalog {
         Ok(())
     }
 
-    pub fn update_job(
-        &self,
-        id: &str,
-        state: JobState,
-        progress: f64,
-        message: &str,
-        outcome: Option<&serde_json::Value>,
-        error: Option<&str>,
-        at: &str,
-    ) -> Result<(), CatalogError> {
+    pub fn update_job(&self, id: &str, u: &JobUpdate<'_>) -> Result<(), CatalogError> {
         self.conn.execute(
             "UPDATE jobs SET state = ?2, progress = ?3, message = ?4, outcome = ?5, error = ?6, updated_at = ?7 WHERE id = ?1",
-            params![id, state_str(state), progress, message, outcome.map(|v| v.to_string()), error, at],
+            params![
+                id,
+                state_str(u.state),
+                u.progress,
+                u.message,
+                u.outcome.map(|v| v.to_string()),
+                u.error,
+                u.at
+            ],
         )?;
         Ok(())
     }
