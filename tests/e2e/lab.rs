@@ -78,6 +78,27 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         .unwrap();
     save_screenshot(&client, "lab-dashboard").await.unwrap();
 
+    // Volumes: discovery of the lab's Frame account on the primary cluster, for real.
+    click(&client, "nav [data-nav='volumes']").await.unwrap();
+    wait_for_heading(&client, "Volumes").await.unwrap();
+    let field = client
+        .find(Locator::Css("[data-testid='frame-account']"))
+        .await
+        .unwrap();
+    field.send_keys("acme-pd").await.unwrap();
+    client
+        .find(Locator::XPath("//button[normalize-space()='List volumes']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // 1 sandbox, 2 utility servers, 38 desktops, 36 profiles, 36 personal drives, 1 template.
+    wait_for_text(&client, "[data-testid='volume-count']", "114 volumes")
+        .await
+        .unwrap();
+    save_screenshot(&client, "lab-volumes").await.unwrap();
+
     // Disaster recovery: the accounts exist, nothing replicates yet, and the page says so.
     click(&client, "nav [data-nav='disaster-recovery']")
         .await

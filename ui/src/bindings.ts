@@ -19,6 +19,11 @@ export const commands = {
 	editCloudAccount: (id: string, changes: AccountChanges_Deserialize) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("edit_cloud_account", { id, changes })),
 	/**  Removes the account and its keyring entries. */
 	removeCloudAccount: (id: string) => typedError<CloudAccount, ApiError>(__TAURI_INVOKE("remove_cloud_account", { id })),
+	/**
+	 *  The Frame account's persistent resources on a cloud account, as discovered (corrections
+	 *  applied).
+	 */
+	discoverResources: (accountId: string, frameAccount: string) => typedError<DiscoveredResource_Serialize[], ApiError>(__TAURI_INVOKE("discover_resources", { accountId, frameAccount })),
 	drConfigs: () => typedError<DrConfig[], ApiError>(__TAURI_INVOKE("dr_configs")),
 	enableDrAhv: (request: EnableAhvDr_Deserialize) => typedError<DrEnabled, ApiError>(__TAURI_INVOKE("enable_dr_ahv", { request })),
 	enableDrAzure: (request: EnableAzureDr) => typedError<DrEnabled, ApiError>(__TAURI_INVOKE("enable_dr_azure", { request })),
@@ -146,6 +151,55 @@ export type CloudAccount = {
 	endpoint: string,
 	/**  RFC 3339. */
 	created_at: string,
+};
+
+export type DesktopState = "assigned" | "unassigned" | "shadow";
+
+/**  One persistent resource (or a template image) of a Frame account. */
+export type DiscoveredResource = DiscoveredResource_Serialize | DiscoveredResource_Deserialize;
+
+/**  One persistent resource (or a template image) of a Frame account. */
+export type DiscoveredResource_Deserialize = {
+	/**  The provider's id: a VM uuid (AHV VM disks), a volume group uuid, an ARM disk id. */
+	provider_id: string,
+	name: string,
+	kind: ResourceKind,
+	/**  The Frame account it belongs to (`frame.account`). */
+	frame_account: string,
+	owner?: string | null,
+	desktop_state?: DesktopState | null,
+	/**  Bytes, as f64 for the UI (exact up to 8 PiB). */
+	size_bytes: number | null,
+	/**  The VM it belongs to or is attached to, when there is one (provider id). */
+	vm_id?: string | null,
+	power?: PowerState | null,
+	power_detail?: string | null,
+	/**  Where it lives: AHV storage container or Azure region. */
+	location: string,
+	/**  Why it is not protected, when it is not (template images). */
+	not_protected_reason?: string | null,
+};
+
+/**  One persistent resource (or a template image) of a Frame account. */
+export type DiscoveredResource_Serialize = {
+	/**  The provider's id: a VM uuid (AHV VM disks), a volume group uuid, an ARM disk id. */
+	provider_id: string,
+	name: string,
+	kind: ResourceKind,
+	/**  The Frame account it belongs to (`frame.account`). */
+	frame_account: string,
+	owner: string | null,
+	desktop_state: DesktopState | null,
+	/**  Bytes, as f64 for the UI (exact up to 8 PiB). */
+	size_bytes: number | null,
+	/**  The VM it belongs to or is attached to, when there is one (provider id). */
+	vm_id: string | null,
+	power: PowerState | null,
+	power_detail: string | null,
+	/**  Where it lives: AHV storage container or Azure region. */
+	location: string,
+	/**  Why it is not protected, when it is not (template images). */
+	not_protected_reason: string | null,
 };
 
 export type DrConfig = {
@@ -395,6 +449,10 @@ export type Notification_Serialize = {
 	read: boolean,
 };
 
+export type PowerState = "on" | "off" | 
+/**  Anything the API reports that is neither (kept as seen in `power_detail`). */
+"other";
+
 /**  Which infrastructure a cloud account is. */
 export type ProviderKind = 
 /**  One Nutanix Prism Element cluster. */
@@ -436,6 +494,11 @@ export type RemoteSitePlan_Serialize = {
 	bandwidth_limit_bytes_per_sec: number | null,
 	compression: boolean,
 };
+
+/**  The Frame words for what Standby protects. */
+export type ResourceKind = "sandbox" | "utility_server" | "persistent_desktop" | "enterprise_profile" | "personal_drive" | 
+/**  Not part of a Frame account: listed, never backed up. */
+"template_image";
 
 /**  One side of the pair of clusters, as the wizard knows it. */
 export type SiteEnd = {

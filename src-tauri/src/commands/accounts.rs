@@ -3,6 +3,7 @@ use std::sync::Arc;
 use standby_core::accounts::{AccountChanges, Accounts, NewAhvAccount, NewAzureAccount};
 use standby_core::clock::SystemClock;
 use standby_core::health::AccountHealth;
+use standby_core::inventory::DiscoveredResource;
 use standby_core::model::CloudAccount;
 use standby_core::providers::tls::CertificateInfo;
 use standby_core::secrets::Keyring;
@@ -86,4 +87,24 @@ pub fn remove_cloud_account(
     id: String,
 ) -> Result<CloudAccount, ApiError> {
     accounts_do(&state, |a| a.remove(&id))
+}
+
+/// The Frame account's persistent resources on a cloud account, as discovered (corrections
+/// applied).
+#[tauri::command]
+#[specta::specta]
+pub async fn discover_resources(
+    state: State<'_, AppState>,
+    account_id: String,
+    frame_account: String,
+) -> Result<Vec<DiscoveredResource>, ApiError> {
+    let catalog = state.catalog.clone();
+    Ok(standby_core::inventory::discover(
+        &catalog,
+        &Keyring,
+        &account_id,
+        frame_account.trim(),
+        Arc::new(SystemClock),
+    )
+    .await?)
 }

@@ -17,6 +17,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             accounts::add_azure_account,
             accounts::edit_cloud_account,
             accounts::remove_cloud_account,
+            accounts::discover_resources,
             dr::dr_configs,
             dr::enable_dr_ahv,
             dr::enable_dr_azure,

@@ -1,10 +1,12 @@
 import { Card, Loader, Tabs } from "@mantine/core";
-import { IconArchive, IconDatabase } from "@tabler/icons-react";
+import { IconArchive, IconArchiveOff, IconDatabase } from "@tabler/icons-react";
 
 import type { CloudAccount } from "../bindings";
+import { EmptyState } from "../components/EmptyState";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
+import { VolumeBrowser } from "../components/VolumeBrowser";
 import type { Loaded } from "../ipc";
 
 export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
@@ -31,10 +33,21 @@ export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
             </Tabs.Tab>
           </Tabs.List>
           <Tabs.Panel value="volumes" p="md">
-            {body("Each user's volumes, their size, status and free space appear here.")}
+            {props.accounts.state === "ready" && props.accounts.data.length > 0 ? (
+              <VolumeBrowser accounts={props.accounts.data} />
+            ) : (
+              body("Each user's volumes, their size, status and free space appear here.")
+            )}
           </Tabs.Panel>
           <Tabs.Panel value="backups" p="md">
-            {body("Backups of a volume, manual and scheduled, with their replicas on the secondary site, appear here.")}
+            {props.accounts.state === "ready" && props.accounts.data.length > 0 ? (
+              <EmptyState icon={<IconArchiveOff size={30} />} title="No backup yet">
+                Standby has not taken any backup. Taking, scheduling and restoring backups are not part of this
+                release yet; until then, Backups of a volume stay empty.
+              </EmptyState>
+            ) : (
+              body("Backups of a volume, manual and scheduled, with their replicas on the secondary site, appear here.")
+            )}
           </Tabs.Panel>
         </Tabs>
       </Card>
