@@ -115,7 +115,8 @@ impl CertPair {
 
 fn validity(params: &mut CertificateParams, years: i32) {
     // Real clusters' certificates carry a validity the product shows the user; the lab's start a
-    // day before generation so a clock that is slightly behind still accepts them.
+    // day before generation so a clock that is slightly behind still accepts them. Wall-clock time
+    // on purpose, not the lab clock: TLS clients judge validity by the real time.
     let start = chrono::Utc::now() - chrono::Duration::days(1);
     params.not_before = rcgen::date_time_ymd(start.year(), start.month() as u8, start.day() as u8);
     params.not_after = rcgen::date_time_ymd(
