@@ -282,3 +282,280 @@ async fn async_operations_keep_polling_unknown_states_and_fail_on_canceled_or_a_
         "{e:?}"
     );
 }
+
+const OP: &str =
+    "/subscriptions/sub-1/providers/Microsoft.Compute/locations/westeurope/operations/op9";
+
+#[tokio::test]
+async fn the_token_never_goes_to_a_monitor_or_next_link_at_another_origin() {
+    // Another listener on the same host, another port: it must never see a request.
+    let elsewhere = fake(Arc::new(|_, _, _| {
+        (
+            200,
+            vec![],
+            r#"{"status":"Succeeded","value":[]}"#.to_string(),
+        )
+    }))
+    .await;
+    let other = elsewhere.base.clone();
+    let mode = Arc::new(Mutex::new("location"));
+    let f = fake({
+        let (other, mode) = (other.clone(), mode.clone());
+        Arc::new(move |method, path, _| {
+            let m = *mode.lock();
+            match (method, path) {
+                ("POST", p) if p.ends_with("/token") => token(),
+                ("PUT", _) if m == "location" => (
+                    202,
+                    vec![
+                        ("Location", format!("{other}{OP}?monitor=true")),
+                        ("Retry-After", "0".into()),
+                    ],
+                    String::new(),
+                ),
+                ("PUT", _) => (
+                    201,
+                    vec![
+                        ("Azure-AsyncOperation", format!("{other}{OP}")),
+                        ("Retry-After", "0".into()),
+                    ],
+                    disk_body("Updating"),
+                ),
+                ("GET", p) if p.ends_with("/disks") => (
+                    200,
+                    vec![],
+                    format!(
+                        r#"{{"value":[{}],"nextLink":"{other}/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/disks?api-version=2025-01-02&$skiptoken=1"}}"#,
+                        disk_body("Succeeded")
+                    ),
+                ),
+                ("GET", _) => (200, vec![], disk_body("Succeeded")),
+                _ => (500, vec![], String::new()),
+            }
+        })
+    })
+    .await;
+    let arm = client(&f);
+    let refused = |e: ArmError| {
+        let text = e.to_string();
+        match &e {
+            ArmError::ForeignOrigin { url, arm_url } => {
+                assert!(url.starts_with(&other), "{url}");
+                assert!(!url.contains("monitor=true"), "no query shown: {url}");
+                assert_eq!(arm_url, &f.base);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            text.contains("refusing to send credentials there"),
+            "{text}"
+        );
+        assert_eq!(
+            standby_core::ApiError::from(e).code,
+            standby_core::error::ErrorCode::InvalidInput
+        );
+    };
+    refused(
+        arm.create_disk_from_snapshot(&new_disk())
+            .await
+            .unwrap_err(),
+    );
+    *mode.lock() = "async";
+    refused(
+        arm.create_disk_from_snapshot(&new_disk())
+            .await
+            .unwrap_err(),
+    );
+    refused(arm.list_disks("rg").await.unwrap_err());
+    assert!(
+        elsewhere.seen.lock().is_empty(),
+        "nothing was sent to the other origin: {:?}",
+        elsewhere.seen.lock()
+    );
+}
+
+fn snap_body(name: &str, source: &str, state: &str, pct: Option<f64>) -> String {
+    let pct = pct
+        .map(|p| format!(r#","completionPercent":{p}"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"id":"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/snapshots/{name}","name":"{name}","location":"northeurope","properties":{{"provisioningState":"{state}","incremental":true,"creationData":{{"createOption":"CopyStart","sourceResourceId":"{source}"}}{pct}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_copy_is_done_only_at_100_percent_and_an_existing_copy_of_another_source_is_refused() {
+    let source = ResourceId::snapshot(SUB, "rg", "s1");
+    let f = fake({
+        let src = source.as_str().to_string();
+        Arc::new(move |method, path, nth| {
+            let other = format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/snapshots/someone-else");
+            // The same source as ARM may write it: no leading slash, other casing.
+            let same = src.trim_start_matches('/').to_ascii_lowercase();
+            match (method, path) {
+                ("POST", p) if p.ends_with("/token") => token(),
+                // Succeeded without a percentage, then 40%, then 100%.
+                ("GET", p) if p.ends_with("/snapshots/r1") => {
+                    let pct = [None, Some(40.0)].get(nth).copied().unwrap_or(Some(100.0));
+                    (200, vec![], snap_body("r1", &src, "Succeeded", pct))
+                }
+                ("PUT", p) if p.ends_with("/snapshots/r2") => {
+                    (200, vec![], snap_body("r2", &other, "Succeeded", Some(100.0)))
+                }
+                ("PUT", p) if p.ends_with("/snapshots/r3") => {
+                    (200, vec![], snap_body("r3", &same, "Succeeded", Some(100.0)))
+                }
+                _ => (500, vec![], String::new()),
+            }
+        })
+    })
+    .await;
+    let arm = client(&f);
+    let done = arm
+        .follow_copy(&ResourceId::snapshot(SUB, "rg", "r1"))
+        .await
+        .unwrap();
+    assert_eq!(done.properties.completion_percent, Some(100.0));
+    let polls = f
+        .seen
+        .lock()
+        .iter()
+        .filter(|s| s.ends_with("/snapshots/r1"))
+        .count();
+    assert_eq!(polls, 3, "no percentage is not done; 40% is not done");
+
+    let copy = |name: &str| standby_core::providers::azure::snapshots::NewCopy {
+        resource_group: "rg".into(),
+        name: name.into(),
+        location: "northeurope".into(),
+        source: source.clone(),
+        tags: Default::default(),
+        enhanced_speed: false,
+    };
+    let e = arm.start_copy(&copy("r2")).await.unwrap_err();
+    assert!(
+        matches!(e, ArmError::OperationFailed { ref code, .. } if code == "SnapshotSourceMismatch"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("someone-else"), "{e}");
+    let ok = arm.start_copy(&copy("r3")).await.unwrap();
+    assert_eq!(ok.name, "r3");
+}
+
+fn view(provisioning: &str, power: &str) -> Reply {
+    (
+        200,
+        vec![],
+        format!(
+            r#"{{"statuses":[{{"code":"ProvisioningState/{provisioning}"}},{{"code":"PowerState/{power}"}}]}}"#
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_ambiguous_action_is_uncertain_never_failed_or_sent_twice() {
+    let f = fake(Arc::new(move |method, path, nth| {
+        match (method, path) {
+            ("POST", p) if p.ends_with("/token") => token(),
+            // vm1: the deallocate's answer is a 500 while ARM takes it; the VM is Updating (still
+            // running) for two reads, then deallocating, then deallocated.
+            ("POST", p) if p.ends_with("/vm1/deallocate") && nth == 0 => (
+                500,
+                vec![],
+                r#"{"error":{"code":"InternalServerError","message":"oops"}}"#.into(),
+            ),
+            ("GET", p) if p.ends_with("/vm1/instanceView") => match nth {
+                0 | 1 => view("updating", "running"),
+                2 => view("updating", "deallocating"),
+                _ => view("succeeded", "deallocated"),
+            },
+            // vm2: the deallocate gets a 500 and the VM cannot be read back.
+            ("POST", p) if p.ends_with("/vm2/deallocate") => (
+                500,
+                vec![],
+                r#"{"error":{"code":"InternalServerError","message":"oops"}}"#.into(),
+            ),
+            ("POST", p) if p.ends_with("/deallocate") => (200, vec![], String::new()),
+            ("GET", p) if p.ends_with("/vm2/instanceView") => (
+                503,
+                vec![],
+                r#"{"error":{"code":"ServiceUnavailable","message":"try later"}}"#.into(),
+            ),
+            _ => (500, vec![], String::new()),
+        }
+    }))
+    .await;
+    let arm = client(&f);
+
+    arm.deallocate(&ResourceId::vm(SUB, "rg", "vm1"))
+        .await
+        .unwrap();
+    let posts = f
+        .seen
+        .lock()
+        .iter()
+        .filter(|s| s.starts_with("POST") && s.ends_with("/vm1/deallocate"))
+        .count();
+    assert_eq!(
+        posts, 1,
+        "an Updating VM was waited for, not sent the action again"
+    );
+
+    let e = arm
+        .deallocate(&ResourceId::vm(SUB, "rg", "vm2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ArmError::Uncertain { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("oops") && text.contains("try later"),
+        "both errors: {text}"
+    );
+    assert_eq!(
+        standby_core::ApiError::from(e).code,
+        standby_core::error::ErrorCode::Conflict
+    );
+    let posts = f
+        .seen
+        .lock()
+        .iter()
+        .filter(|s| s.starts_with("POST") && s.ends_with("/vm2/deallocate"))
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
+async fn a_location_monitor_answering_5xx_is_uncertain_not_a_failure() {
+    let host = Arc::new(Mutex::new(String::new()));
+    let f = fake({
+        let host = host.clone();
+        Arc::new(move |method, path, _| {
+            let at = host.lock().clone();
+            match (method, path) {
+                ("POST", p) if p.ends_with("/token") => token(),
+                ("PUT", _) => (
+                    202,
+                    vec![
+                        ("Location", format!("http://{at}{OP}?monitor=true")),
+                        ("Retry-After", "0".into()),
+                    ],
+                    String::new(),
+                ),
+                ("GET", p) if p == OP => (500, vec![], String::new()),
+                ("GET", _) => (200, vec![], disk_body("Succeeded")),
+                _ => (500, vec![], String::new()),
+            }
+        })
+    })
+    .await;
+    *host.lock() = f.base.trim_start_matches("http://").to_string();
+    let e = client(&f)
+        .create_disk_from_snapshot(&new_disk())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ArmError::Uncertain { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("check it before trying again"),
+        "{e}"
+    );
+}

@@ -700,6 +700,14 @@ async fn protection_domain_is_created_or_adopted_and_protects_the_account() {
     assert!(r.created);
     assert_eq!(r.protected_vms, 1 + 2 + 38);
     assert_eq!(r.protected_volume_groups, 72);
+    assert_eq!(
+        (r.newly_protected_vms, r.newly_protected_volume_groups),
+        (41, 72)
+    );
+    assert_eq!(
+        (r.already_protected_vms, r.already_protected_volume_groups),
+        (0, 0)
+    );
     assert_eq!(r.skipped.len(), 1, "the template image: {:?}", r.skipped);
     assert_eq!(r.skipped[0].reason, TEMPLATE_NOT_PROTECTED);
     // Again: adopted, nothing added twice.
@@ -708,6 +716,21 @@ async fn protection_domain_is_created_or_adopted_and_protects_the_account() {
         .unwrap();
     assert!(!again.created);
     assert_eq!(again.protected_vms, r.protected_vms);
+    assert_eq!(
+        (
+            again.newly_protected_vms,
+            again.newly_protected_volume_groups
+        ),
+        (0, 0),
+        "nothing added the second time"
+    );
+    assert_eq!(
+        (
+            again.already_protected_vms,
+            again.already_protected_volume_groups
+        ),
+        (41, 72)
+    );
     let pd = p.protection_domain("standby-acme-pd").await.unwrap();
     assert_eq!(pd.vms.len(), 41);
     assert_eq!(pd.active, Some(true));
@@ -728,6 +751,11 @@ async fn protection_domain_is_created_or_adopted_and_protects_the_account() {
         .await
         .unwrap();
     assert_eq!(again.protected_vms, 41);
+    assert_eq!(
+        again.newly_protected_vms, 1,
+        "only the sandbox was added back"
+    );
+    assert_eq!(again.already_protected_vms, 40);
 
     // An entity another domain holds is skipped with the reason, not a failed request.
     p.create_protection_domain("someone-elses").await.unwrap();
@@ -1216,9 +1244,14 @@ async fn a_dropped_read_is_retried_but_a_503_on_a_write_is_not_resent() {
     )
     .await;
     assert!(!c.vms().await.unwrap().is_empty());
+    let f = control(&lab, reqwest::Method::GET, "faults/prism:ahv-primary", None).await;
+    assert_eq!(
+        f["drop_next"], 0,
+        "the lab dropped the first read and the client retried it: {f}"
+    );
 
     // A 503 on a POST: not sent again (no task exists: a resend would have made one), and the
-    // caller gets the error.
+    // caller is told the outcome is unknown (a conflict to look at), never "unavailable, retry".
     let util = vm_named(&c, "acme-pd-util-01").await;
     control(
         &lab,
@@ -1231,16 +1264,19 @@ async fn a_dropped_read_is_retried_but_a_503_on_a_write_is_not_resent() {
         .set_power_state(&util.uuid, PowerTransition::Off)
         .await
         .unwrap_err();
+    assert!(matches!(e, PrismError::OutcomeUnknown { .. }), "{e:?}");
+    assert!(!e.is_transient());
+    let text = e.to_string();
     assert!(
-        matches!(
-            e,
-            PrismError::Unavailable {
-                status: Some(503),
-                ..
-            }
-        ),
-        "{e:?}"
+        text.contains("Service unavailable"),
+        "Prism's words kept: {text}"
     );
+    assert!(
+        text.contains("may or may not have done it")
+            && text.contains(&format!("check the power state of VM {}", util.uuid)),
+        "{text}"
+    );
+    assert_eq!(ApiError::from(e).code, ErrorCode::Conflict);
     let st = cluster_state(&lab, "ahv-primary").await;
     let power_tasks = st["tasks"]
         .as_array()
@@ -1297,6 +1333,11 @@ mod lossy {
         Answer,
         /// Close without forwarding.
         Request,
+        /// Forward the request, close instead of answering, and from then on close every
+        /// connection without forwarding (the cluster went away right after the write).
+        AnswerThenCut,
+        /// Answer `200 {}` without forwarding: a gateway that says yes to what it never did.
+        FakeOk,
     }
 
     #[derive(Default)]
@@ -1305,6 +1346,8 @@ mod lossy {
         pub seen: Vec<(String, String)>,
         /// Every request with its body, for the spec checks.
         pub bodies: Vec<(String, String, Vec<u8>)>,
+        /// Set by `Loss::AnswerThenCut`: nothing gets through any more.
+        pub cut: bool,
     }
 
     pub struct Proxy {
@@ -1349,6 +1392,9 @@ mod lossy {
                             let mut g = rules.lock();
                             g.seen.push((method.clone(), path.clone()));
                             g.bodies.push((method.clone(), path.clone(), body.clone()));
+                            if g.cut {
+                                return;
+                            }
                             match &g.rule {
                                 Some((m, suffix, loss))
                                     if *m == method
@@ -1368,6 +1414,13 @@ mod lossy {
                         if loss == Some(Loss::Request) {
                             return;
                         }
+                        if loss == Some(Loss::FakeOk) {
+                            let fake = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                            if tls.write_all(fake.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
                         let url = base.join(path.trim_start_matches('/')).unwrap();
                         let mut req = upstream.request(method.parse().unwrap(), url).body(body);
                         for (k, v) in &headers {
@@ -1379,6 +1432,10 @@ mod lossy {
                         }
                         let Ok(resp) = req.send().await else { return };
                         if loss == Some(Loss::Answer) {
+                            return;
+                        }
+                        if loss == Some(Loss::AnswerThenCut) {
+                            rules.lock().cut = true;
                             return;
                         }
                         let status = resp.status();
@@ -1529,6 +1586,11 @@ async fn a_snapshot_whose_answer_was_lost_is_found_by_reading_state_not_taken_tw
         .take_snapshot(&pd, &["ahv-secondary".to_string()], None)
         .await
         .unwrap();
+    let f = control(&lab, reqwest::Method::GET, "faults/prism:ahv-primary", None).await;
+    assert_eq!(
+        f["drop_next"], 0,
+        "the lab did drop a connection during the call: {f}"
+    );
     assert_eq!(snapshot_count(&lab, &pd).await, 3);
 }
 
@@ -2123,4 +2185,100 @@ async fn a_task_is_followed_through_a_short_gateway_outage() {
         c.vm(&util.uuid).await.unwrap().power_state,
         Some(VmPowerState::Off)
     );
+}
+
+#[tokio::test]
+async fn a_write_whose_read_back_fails_is_an_unknown_outcome_not_a_retryable_error() {
+    let lab = start().await;
+    let (_p, _s, pd) = protected(&lab).await;
+
+    // The cluster takes the snapshot, its answer is lost, and then it cannot be reached to read
+    // the snapshots back: the caller must not be told "unavailable" (it would take a second one).
+    let proxy = lossy::start(primary(&lab)).await;
+    let c = client(&proxy.endpoint);
+    proxy.rules.lock().rule = Some((
+        "POST".into(),
+        "/oob_schedules".into(),
+        lossy::Loss::AnswerThenCut,
+    ));
+    let e = c
+        .take_snapshot(&pd, &["ahv-secondary".to_string()], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, PrismError::OutcomeUnknown { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("reading the state back then failed"),
+        "both errors: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "the snapshots and out-of-band schedules of protection domain {pd}"
+        )),
+        "{text}"
+    );
+    assert_eq!(ApiError::from(e).code, ErrorCode::Conflict);
+    assert_eq!(
+        snapshot_count(&lab, &pd).await,
+        1,
+        "taken once, never twice"
+    );
+    let posts = proxy
+        .rules
+        .lock()
+        .seen
+        .iter()
+        .filter(|(m, p)| m == "POST" && p.ends_with("/oob_schedules"))
+        .count();
+    assert_eq!(posts, 1);
+
+    // The same for a remote site.
+    let proxy = lossy::start(primary(&lab)).await;
+    let c = client(&proxy.endpoint);
+    proxy.rules.lock().rule = Some((
+        "POST".into(),
+        "/remote_sites".into(),
+        lossy::Loss::AnswerThenCut,
+    ));
+    let spec = standby_core::providers::prism::RemoteSiteSpec {
+        name: "another-site".into(),
+        remote_ip_ports: BTreeMap::from([("10.9.9.9".to_string(), 2020)]),
+        vstore_name_map: BTreeMap::new(),
+        bandwidth_limit_bytes_per_sec: None,
+        compression: false,
+    };
+    let e = c.create_remote_site(&spec).await.unwrap_err();
+    assert!(matches!(e, PrismError::OutcomeUnknown { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("reading the state back then failed"),
+        "{e}"
+    );
+    assert_eq!(ApiError::from(e).code, ErrorCode::Conflict);
+}
+
+#[tokio::test]
+async fn protection_is_checked_against_the_domain_read_back() {
+    let lab = start().await;
+    let p = client(primary(&lab));
+    let resources = p.discover_account(ACCOUNT, &[]).await.unwrap();
+    // A gateway answers "protected" without passing the request on: the domain holds nothing.
+    let proxy = lossy::start(primary(&lab)).await;
+    let c = client(&proxy.endpoint);
+    proxy.rules.lock().rule = Some(("POST".into(), "/protect_vms".into(), lossy::Loss::FakeOk));
+    let e = setup::ensure_protection(&c, ACCOUNT, &resources)
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("does not hold"), "{text}");
+    assert!(
+        text.contains("acme-pd-sandbox"),
+        "names what is missing: {text}"
+    );
+    assert!(text.contains("acme-pd-profile-"), "{text}");
+    // Done for real, it passes.
+    let r = setup::ensure_protection(&c, ACCOUNT, &resources)
+        .await
+        .unwrap();
+    assert_eq!((r.protected_vms, r.protected_volume_groups), (41, 72));
+    assert_eq!((r.newly_protected_vms, r.already_protected_vms), (41, 0));
 }

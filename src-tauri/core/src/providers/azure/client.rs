@@ -265,7 +265,25 @@ impl ArmClient {
         )
     }
 
-    /// Sends with the retries `repeat` allows; errors in ARM's words.
+    /// Refuses `url` unless its origin (scheme, host, port) is the configured `arm_url`'s: the
+    /// bearer token goes nowhere else, whatever a `Location`, `Azure-AsyncOperation` or
+    /// `nextLink` says.
+    pub fn check_origin(&self, url: &Url) -> Result<(), ArmError> {
+        let arm = &self.inner.cfg.arm_url;
+        if url.origin() == arm.origin() && url.origin().is_tuple() {
+            return Ok(());
+        }
+        let mut shown = url.clone();
+        shown.set_query(None);
+        shown.set_fragment(None);
+        Err(ArmError::ForeignOrigin {
+            url: shown.to_string(),
+            arm_url: arm.origin().ascii_serialization(),
+        })
+    }
+
+    /// Sends with the retries `repeat` allows; errors in ARM's words. Only to the configured ARM
+    /// origin (see [`ArmClient::check_origin`]).
     pub async fn send(
         &self,
         method: Method,
@@ -273,6 +291,7 @@ impl ArmClient {
         body: Option<&serde_json::Value>,
         repeat: Repeat,
     ) -> Result<ArmResponse, ArmError> {
+        self.check_origin(&url)?;
         let policy = self.policy().clone();
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.min_backoff)

@@ -77,7 +77,7 @@ impl Disk {
     pub fn size_bytes(&self) -> u64 {
         self.properties
             .disk_size_bytes
-            .or(self.properties.disk_size_gb.map(|g| g * GIB))
+            .or(self.properties.disk_size_gb.map(|g| g.saturating_mul(GIB)))
             .unwrap_or(0)
     }
     pub fn sku_name(&self) -> Option<&str> {
@@ -191,5 +191,19 @@ pub(crate) fn expect_succeeded(what: &str, state: &ProvisioningState) -> Result<
                 state.as_str()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_size_saturates_instead_of_overflowing() {
+        let mut d = Disk::default();
+        d.properties.disk_size_gb = Some(u64::MAX / 2);
+        assert_eq!(d.size_bytes(), u64::MAX);
+        d.properties.disk_size_gb = Some(64);
+        assert_eq!(d.size_bytes(), 64 * GIB);
     }
 }

@@ -54,9 +54,11 @@ pub enum ArmError {
         message: String,
         percent: f64,
     },
-    /// An action was sent, its answer was lost, and reading the state back did not show it took
-    /// effect: it was not sent blindly again.
-    #[error("{what}: the answer was lost and the state read back does not show it took effect ({state})")]
+    /// An action was sent and its outcome is unknown (its answer was lost and the state read back
+    /// does not show it took effect, or the state could not be read, or the operation's monitor
+    /// stopped answering): it was not sent blindly again, and a caller must not either without
+    /// looking first.
+    #[error("{what}: Azure may or may not have done it ({state}); check it before trying again")]
     Uncertain { what: String, state: String },
     #[error("{0} was cancelled")]
     Cancelled(String),
@@ -65,6 +67,11 @@ pub enum ArmError {
     Decode { what: String, message: String },
     #[error("the Azure account settings are not usable: {0}")]
     Config(String),
+    /// ARM (or something answering in its place) pointed a long-running operation monitor or a
+    /// `nextLink` at another origin (scheme, host, port) than the configured ARM URL. The bearer
+    /// token is never sent there.
+    #[error("ARM pointed at {url}, which is not {arm_url}: refusing to send credentials there")]
+    ForeignOrigin { url: String, arm_url: String },
 }
 
 impl ArmError {
@@ -194,7 +201,9 @@ pub fn arm_error(status: u16, body: &[u8], request_id: Option<String>) -> ArmErr
 impl From<ArmError> for ApiError {
     fn from(e: ArmError) -> Self {
         let code = match &e {
-            ArmError::Auth { .. } | ArmError::Config(_) => ErrorCode::InvalidInput,
+            ArmError::Auth { .. } | ArmError::Config(_) | ArmError::ForeignOrigin { .. } => {
+                ErrorCode::InvalidInput
+            }
             ArmError::Api { status, .. } => match status {
                 404 => ErrorCode::NotFound,
                 409 => ErrorCode::Conflict,

@@ -1,7 +1,9 @@
 //! Long-running operations: a 201/202 (or a 2xx carrying `Azure-AsyncOperation`) is followed to
 //! its end by polling `Azure-AsyncOperation` if present, else `Location`, waiting `Retry-After`
 //! within the policy's bounds. Only a terminal `Succeeded` (or `Location`'s final 200/204) counts
-//! as success: anything else is an error, never a silent success.
+//! as success: anything else is an error, never a silent success. A monitor that stops answering
+//! (5xx after the retries, no connection) makes the outcome `ArmError::Uncertain`. Monitors are
+//! only ever polled at the configured ARM origin (the token goes with every poll).
 
 use std::time::Duration;
 
@@ -49,6 +51,29 @@ fn monitor_of(r: &ArmResponse) -> Option<Monitor> {
     None
 }
 
+/// The monitor did not answer (5xx after the retries, connection errors): the operation ARM
+/// accepted may or may not have finished.
+fn monitor_silent(e: &ArmError) -> bool {
+    match e {
+        ArmError::Transport { .. } => true,
+        ArmError::Api { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// An accepted operation whose monitor stopped answering is `Uncertain`, never a failure (it may
+/// have succeeded) nor "unavailable, send it again" (it may be running).
+fn monitor_lost(what: &str, e: ArmError) -> ArmError {
+    if monitor_silent(&e) {
+        ArmError::Uncertain {
+            what: what.to_string(),
+            state: format!("ARM accepted it, then its operation monitor failed: {e}"),
+        }
+    } else {
+        e
+    }
+}
+
 impl ArmClient {
     fn poll_wait(&self, r: &ArmResponse) -> Duration {
         let p = self.policy();
@@ -69,6 +94,10 @@ impl ArmClient {
         let Some(monitor) = monitor_of(first) else {
             return Ok(None);
         };
+        // The monitor carries the token on every poll: only ever to ARM itself.
+        match &monitor {
+            Monitor::AsyncOperation(u) | Monitor::Location(u) => self.check_origin(u)?,
+        }
         let mut wait = self.poll_wait(first);
         for _ in 0..self.policy().max_polls {
             if !self.watch.cancel.sleep(wait).await {
@@ -78,7 +107,8 @@ impl ArmClient {
                 Monitor::AsyncOperation(url) => {
                     let r = self
                         .send(Method::GET, url.clone(), None, Repeat::Safe)
-                        .await?;
+                        .await
+                        .map_err(|e| monitor_lost(what, e))?;
                     let st: OperationStatus = r.json("the operation status")?;
                     self.watch.report(Progress::Polling {
                         what: what.to_string(),
@@ -107,6 +137,8 @@ impl ArmClient {
                         .await
                     {
                         Ok(r) => r,
+                        // A 5xx (after the retries) or no answer says nothing of the operation.
+                        Err(e) if monitor_silent(&e) => return Err(monitor_lost(what, e)),
                         // The monitor answers the operation's own error when it failed.
                         Err(ArmError::Api { code, message, .. }) => {
                             return Err(ArmError::OperationFailed {

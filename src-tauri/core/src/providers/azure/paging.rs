@@ -1,5 +1,6 @@
 //! ARM lists: `{"value": [...], "nextLink": "..."}`. `nextLink` is an absolute URL carrying its own
-//! `api-version` and skip token; it is followed exactly as given.
+//! `api-version` and skip token; it is followed exactly as given, but only when its origin is the
+//! configured ARM URL's (the bearer token goes with it).
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -44,6 +45,8 @@ impl ArmClient {
                     }
                     url = Url::parse(&link)
                         .map_err(|e| ArmError::decode(what, format!("nextLink {link}: {e}")))?;
+                    // Followed as given, but only to ARM itself: the token goes with it.
+                    self.check_origin(&url)?;
                 }
             }
         }

@@ -97,14 +97,16 @@ impl DrNeeds {
     ) -> Self {
         let mut by_usage = BTreeMap::new();
         for r in resources.iter().filter(|r| r.kind.is_protected()) {
-            *by_usage.entry(SNAPSHOTS.to_string()).or_insert(0) += replicas_kept;
+            let n = by_usage.entry(SNAPSHOTS.to_string()).or_insert(0u32);
+            *n = n.saturating_add(replicas_kept);
             let sku = disks
                 .iter()
                 .find(|d| ids::same(&d.id, &r.provider_id))
                 .and_then(|d| d.sku_name())
                 .and_then(disk_usage_code);
             if let Some(code) = sku {
-                *by_usage.entry(code.to_string()).or_insert(0) += 1;
+                let n = by_usage.entry(code.to_string()).or_insert(0u32);
+                *n = n.saturating_add(1);
             }
         }
         Self { by_usage }
@@ -196,5 +198,37 @@ impl ArmClient {
             });
         }
         Ok(check)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::ResourceKind;
+
+    fn resource(id: &str) -> DiscoveredResource {
+        DiscoveredResource {
+            provider_id: id.into(),
+            name: id.into(),
+            kind: ResourceKind::PersistentDesktop,
+            frame_account: "acme".into(),
+            owner: None,
+            desktop_state: None,
+            size_bytes: 0.0,
+            vm_id: None,
+            power: None,
+            power_detail: None,
+            location: "westeurope".into(),
+            not_protected_reason: None,
+        }
+    }
+
+    #[test]
+    fn needs_saturate_instead_of_overflowing() {
+        let rs = vec![resource("a"), resource("b"), resource("c")];
+        let n = DrNeeds::for_account(&rs, &[], u32::MAX);
+        assert_eq!(n.by_usage[SNAPSHOTS], u32::MAX);
+        let n = DrNeeds::for_account(&rs, &[], 7);
+        assert_eq!(n.by_usage[SNAPSHOTS], 21);
     }
 }

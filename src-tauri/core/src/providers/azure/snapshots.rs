@@ -10,7 +10,7 @@ use serde_json::json;
 use super::client::{ArmClient, Repeat};
 use super::disks::{expect_succeeded, lenient_string, CreationData, Sku, GIB};
 use super::error::ArmError;
-use super::ids::ResourceId;
+use super::ids::{self, ResourceId};
 use super::watch::Progress;
 use super::{ProvisioningState, Tags};
 
@@ -60,7 +60,7 @@ impl Snapshot {
     pub fn size_bytes(&self) -> u64 {
         self.properties
             .disk_size_bytes
-            .or(self.properties.disk_size_gb.map(|g| g * GIB))
+            .or(self.properties.disk_size_gb.map(|g| g.saturating_mul(GIB)))
             .unwrap_or(0)
     }
     pub fn create_option(&self) -> Option<&str> {
@@ -84,15 +84,19 @@ impl Snapshot {
                 message: e.error_message.clone().unwrap_or_default(),
             };
         }
-        let pct = p.completion_percent;
+        let pct = p.completion_percent.filter(|x| x.is_finite());
+        let is_copy = self
+            .create_option()
+            .is_some_and(|o| o.eq_ignore_ascii_case("CopyStart"));
         match (&p.provisioning_state, pct) {
             (ProvisioningState::Failed, _) => CopyState::Failed {
                 code: "Failed".into(),
                 message: "the snapshot's provisioning state is Failed".into(),
             },
             (ProvisioningState::Succeeded, Some(x)) if x >= 100.0 => CopyState::Done,
-            // Not a copy at all (a local snapshot), or an answer without a percentage.
-            (ProvisioningState::Succeeded, None) => CopyState::Done,
+            // A local snapshot is not a copy: Succeeded is all there is to wait for. A CopyStart
+            // replica without a percentage has not said it finished: it is still running.
+            (ProvisioningState::Succeeded, None) if !is_copy => CopyState::Done,
             (_, pct) => CopyState::Running(pct.unwrap_or(0.0)),
         }
     }
@@ -195,9 +199,28 @@ impl ArmClient {
                 Repeat::Safe,
             )
             .await?;
-        match r.has_body() {
-            true => r.json("the copy's snapshot"),
-            false => self.get_snapshot(&id).await,
+        let mut snap: Snapshot = match r.has_body() {
+            true => r.json("the copy's snapshot")?,
+            false => self.get_snapshot(&id).await?,
+        };
+        if snap.source_resource_id().is_none() && r.has_body() {
+            // A terse answer: the resource itself says what it copies.
+            snap = self.get_snapshot(&id).await?;
+        }
+        // A snapshot of that name may already exist (a retry, or a name clash): it is this copy
+        // only if it copies the same source.
+        match snap.source_resource_id() {
+            Some(src) if ids::same(src, req.source.as_str()) => Ok(snap),
+            other => Err(ArmError::OperationFailed {
+                what: format!("copy {} of {}", req.name, req.source.name()),
+                code: "SnapshotSourceMismatch".into(),
+                message: format!(
+                    "snapshot {} already exists as a copy of {}, not of {}: choose another name or delete it",
+                    req.name,
+                    other.unwrap_or("an unknown source"),
+                    req.source
+                ),
+            }),
         }
     }
 
@@ -258,5 +281,54 @@ impl ArmClient {
         )
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(create_option: &str, state: &str, pct: Option<f64>) -> Snapshot {
+        serde_json::from_value(json!({
+            "name": "s",
+            "properties": {
+                "provisioningState": state,
+                "completionPercent": pct,
+                "creationData": {"createOption": create_option},
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_copy_without_a_percentage_is_still_running() {
+        assert_eq!(
+            snap("CopyStart", "Succeeded", None).copy_state(),
+            CopyState::Running(0.0)
+        );
+        assert_eq!(
+            snap("copystart", "Succeeded", Some(99.5)).copy_state(),
+            CopyState::Running(99.5)
+        );
+        assert_eq!(
+            snap("CopyStart", "Updating", Some(100.0)).copy_state(),
+            CopyState::Running(100.0)
+        );
+        assert_eq!(
+            snap("CopyStart", "Succeeded", Some(100.0)).copy_state(),
+            CopyState::Done
+        );
+        // A local snapshot has no percentage to wait for.
+        assert_eq!(
+            snap("Copy", "Succeeded", None).copy_state(),
+            CopyState::Done
+        );
+    }
+
+    #[test]
+    fn an_absurd_size_saturates_instead_of_overflowing() {
+        let mut s = Snapshot::default();
+        s.properties.disk_size_gb = Some(u64::MAX);
+        assert_eq!(s.size_bytes(), u64::MAX);
     }
 }

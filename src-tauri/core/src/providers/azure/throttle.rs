@@ -31,19 +31,30 @@ impl Default for SlowDown {
     }
 }
 
-/// `Retry-After`: delta-seconds or an HTTP date (compared with the client's clock).
+/// The longest `Retry-After` believed (a day): a larger one, or one too large to represent, is
+/// cut to this (it is far past `RetryPolicy::max_throttle_wait` anyway, so it surfaces as
+/// `ArmError::Throttled`).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// `Retry-After`: delta-seconds or an HTTP date (compared with the client's clock), at most
+/// [`MAX_RETRY_AFTER`]. Never panics, whatever the header says.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     if let Ok(secs) = v.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
+            let d = Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_AFTER);
+            return Some(d.min(MAX_RETRY_AFTER));
         }
     }
     let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    let d = at
+        .signed_duration_since(now)
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    Some(d.min(MAX_RETRY_AFTER))
 }
 
 /// The last remaining counts ARM reported.
@@ -104,6 +115,25 @@ mod tests {
             Some(Duration::from_secs(120))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_capped_not_a_panic() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for v in [
+            "1e300",
+            "99999999999999999999999",
+            "18446744073709551615",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(parse_retry_after(v, now), Some(MAX_RETRY_AFTER), "{v}");
+        }
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
     }
 
     #[test]

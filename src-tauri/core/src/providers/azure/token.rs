@@ -30,6 +30,23 @@ pub fn scope_for(arm_url: &Url) -> String {
     }
 }
 
+/// The longest token life believed: Entra's are about an hour; a larger (or absurd) `expires_in`
+/// from a proxy or a hostile answer is cut to this.
+pub const MAX_TOKEN_LIFE_SECS: i64 = 86_400;
+
+/// When a token asked for at `asked_at` that Entra says `expires_in` seconds should be renewed.
+/// Measured from when we asked, so a slow answer does not stretch the token's life. Never panics:
+/// `expires_in` is clamped to `0..=MAX_TOKEN_LIFE_SECS` and the date arithmetic is checked.
+pub(crate) fn refresh_at(asked_at: DateTime<Utc>, expires_in: i64) -> DateTime<Utc> {
+    let secs = expires_in.clamp(0, MAX_TOKEN_LIFE_SECS);
+    let life = chrono::Duration::try_seconds(secs).unwrap_or_else(chrono::Duration::zero);
+    let usable = life
+        .checked_sub(&REFRESH_MARGIN)
+        .unwrap_or_else(chrono::Duration::zero)
+        .max(chrono::Duration::zero());
+    asked_at.checked_add_signed(usable).unwrap_or(asked_at)
+}
+
 #[derive(Clone)]
 struct Cached {
     token: Arc<Secret>,
@@ -172,9 +189,7 @@ impl TokenSource {
             serde_json::from_slice(&body).map_err(|e| ArmError::decode("the token answer", e))?;
         self.fetched
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Measured from when we asked, so a slow answer does not stretch the token's life.
-        let life = chrono::Duration::seconds(a.expires_in.max(0));
-        let refresh_at = asked_at + (life - REFRESH_MARGIN).max(chrono::Duration::zero());
+        let refresh_at = refresh_at(asked_at, a.expires_in);
         Ok(Cached {
             token: Arc::new(Secret::new(a.access_token)),
             refresh_at,
@@ -185,6 +200,27 @@ impl TokenSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_expires_in_is_clamped_not_a_panic() {
+        let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            refresh_at(at, 3599),
+            at + chrono::Duration::seconds(3599) - REFRESH_MARGIN
+        );
+        let day = at + chrono::Duration::seconds(MAX_TOKEN_LIFE_SECS) - REFRESH_MARGIN;
+        assert_eq!(refresh_at(at, i64::MAX), day);
+        assert_eq!(refresh_at(at, 10_000_000_000_000), day);
+        assert_eq!(refresh_at(at, i64::MIN), at);
+        assert_eq!(refresh_at(at, 60), at);
+        // Near the end of chrono's range the addition is checked, not a panic.
+        assert_eq!(
+            refresh_at(DateTime::<Utc>::MAX_UTC, i64::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
 
     #[test]
     fn scope_follows_the_cloud() {

@@ -3,7 +3,9 @@
 //!
 //! Power actions and `attachDetachDataDisks` are POSTs, which ARM does not promise to be
 //! idempotent. When one fails without a clear answer (connection dropped, 5xx), the VM is read
-//! back and the action is re-sent only if the state shows it never took effect.
+//! back and the action is re-sent only if the state shows it never took effect. A VM that is
+//! `Updating` is first given a few polls to settle (it may be carrying the POST out); one still
+//! `Updating`, or one that cannot be read back, is `ArmError::Uncertain`, never re-sent.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -99,6 +101,19 @@ impl InstanceView {
                     .then(|| PowerState::parse(value))
             })
             .unwrap_or(PowerState::Unknown(String::new()))
+    }
+
+    /// From the `ProvisioningState/...` status (`Unknown` when there is none).
+    pub fn provisioning_state(&self) -> ProvisioningState {
+        self.statuses
+            .iter()
+            .filter_map(|s| s.code.as_deref())
+            .find_map(|c| {
+                let (kind, value) = c.split_once('/')?;
+                kind.eq_ignore_ascii_case("ProvisioningState")
+                    .then(|| ProvisioningState::parse(value))
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -207,6 +222,27 @@ impl PowerAction {
     }
 }
 
+/// After a POST whose answer was lost, a VM that is `Updating` may be carrying it out: it is read
+/// again (every `poll_min`) this many times before deciding whether the POST arrived.
+pub const SETTLE_POLLS: u32 = 10;
+
+/// What reading a VM back after a lost POST showed.
+enum ReadBack<T> {
+    /// The VM settled (not `Updating`); here is what it shows.
+    Settled(T),
+    /// Still `Updating` after [`SETTLE_POLLS`] reads: something is being done to it, perhaps the
+    /// POST: never re-sent then.
+    StillUpdating(T),
+}
+
+/// The write's failure and the read-back's failure, as one `Uncertain`.
+fn read_back_failed(what: &str, write: &ArmError, read: ArmError) -> ArmError {
+    ArmError::Uncertain {
+        what: what.to_string(),
+        state: format!("{write}; reading the VM back then failed: {read}"),
+    }
+}
+
 /// A failure after which the POST may or may not have been received.
 fn outcome_unknown(e: &ArmError) -> bool {
     match e {
@@ -265,8 +301,34 @@ impl ArmClient {
                 }
                 Err(e) if outcome_unknown(&e) => {
                     tracing::warn!(error = %e, "{what}: outcome unknown; reading the VM back");
-                    let state = self.power_state(id).await?;
-                    if state == action.target() || action.on_the_way().contains(&state) {
+                    let arrived = |v: &InstanceView| {
+                        let p = v.power_state();
+                        p == action.target() || action.on_the_way().contains(&p)
+                    };
+                    let view = match self
+                        .settled(
+                            || self.instance_view(id),
+                            |v| !arrived(v) && v.provisioning_state() == ProvisioningState::Updating,
+                            &what,
+                        )
+                        .await
+                    {
+                        Ok(ReadBack::Settled(v)) => v,
+                        Ok(ReadBack::StillUpdating(v)) if !arrived(&v) => {
+                            return Err(ArmError::Uncertain {
+                                what,
+                                state: format!(
+                                    "the VM is still Updating (power state {}) after the lost answer; last error: {e}",
+                                    v.power_state().as_str()
+                                ),
+                            })
+                        }
+                        Ok(ReadBack::StillUpdating(v)) => v,
+                        Err(ArmError::Cancelled(c)) => return Err(ArmError::Cancelled(c)),
+                        Err(read) => return Err(read_back_failed(&what, &e, read)),
+                    };
+                    let state = view.power_state();
+                    if arrived(&view) {
                         // It was received: follow the VM, do not send it twice.
                         return self.await_power(id, action, &what).await;
                     }
@@ -287,6 +349,40 @@ impl ArmClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Reads with `read` until `updating` is false, at most [`SETTLE_POLLS`] more times,
+    /// `poll_min` apart: a VM still `Updating` after a lost POST may be carrying it out.
+    async fn settled<T, F, Fut>(
+        &self,
+        read: F,
+        updating: impl Fn(&T) -> bool,
+        what: &str,
+    ) -> Result<ReadBack<T>, ArmError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ArmError>>,
+    {
+        let mut seen = read().await?;
+        for _ in 0..SETTLE_POLLS {
+            if !updating(&seen) {
+                return Ok(ReadBack::Settled(seen));
+            }
+            self.watch.report(Progress::Polling {
+                what: what.to_string(),
+                status: "Updating".into(),
+                percent: None,
+            });
+            if !self.watch.cancel.sleep(self.policy().poll_min).await {
+                return Err(ArmError::Cancelled(what.to_string()));
+            }
+            seen = read().await?;
+        }
+        Ok(if updating(&seen) {
+            ReadBack::StillUpdating(seen)
+        } else {
+            ReadBack::Settled(seen)
+        })
     }
 
     /// Polls the instance view until the action's target state; a state that is neither the
@@ -401,7 +497,31 @@ impl ArmClient {
                     break;
                 }
                 Err(e) if outcome_unknown(&e) => {
-                    let now = self.get_vm(vm).await?;
+                    let now = match self
+                        .settled(
+                            || self.get_vm(vm),
+                            |v| {
+                                !applied(v)
+                                    && v.properties.provisioning_state
+                                        == ProvisioningState::Updating
+                            },
+                            &what,
+                        )
+                        .await
+                    {
+                        Ok(ReadBack::Settled(v)) => v,
+                        Ok(ReadBack::StillUpdating(v)) if !applied(&v) => {
+                            return Err(ArmError::Uncertain {
+                                what,
+                                state: format!(
+                                    "the VM is still Updating after the lost answer; last error: {e}"
+                                ),
+                            })
+                        }
+                        Ok(ReadBack::StillUpdating(v)) => v,
+                        Err(ArmError::Cancelled(c)) => return Err(ArmError::Cancelled(c)),
+                        Err(read) => return Err(read_back_failed(&what, &e, read)),
+                    };
                     if applied(&now) {
                         return Ok(now);
                     }

@@ -53,11 +53,19 @@ pub enum PrismError {
     #[error("the connection to Prism at {host} broke: {message}")]
     Connection { host: String, message: String },
     /// A change may or may not have happened and state could not tell (see docs/prism-client.md).
+    /// Never retryable as such: a caller sending it again could do it twice (a second snapshot,
+    /// a second clone). `check` names what to look at before deciding.
     #[error(
-        "{operation}: the answer was lost and the cluster's state does not show whether it happened \
-         ({cause}); check in Prism before trying again"
+        "{operation}: the cluster may or may not have done it ({cause}): check {check} before \
+         trying again"
     )]
-    OutcomeUnknown { operation: String, cause: String },
+    OutcomeUnknown {
+        operation: String,
+        /// What to look at in Prism to find out (`the power state of VM …`).
+        check: String,
+        /// Why it is unknown: the write's failure, and the failed read-back if there was one.
+        cause: String,
+    },
     #[error("task {task_uuid} ({operation}) {status}: {message}")]
     TaskFailed {
         task_uuid: String,
@@ -103,16 +111,35 @@ impl PrismError {
         }
     }
 
-    /// For a change that answers a task (power, resize, clone, restore): when the answer was lost,
-    /// the caller is told so rather than given a guess; it reads the entity to decide.
-    pub fn outcome_unknown(self, operation: impl Into<String>) -> Self {
-        if matches!(self, Self::Timeout { .. } | Self::Connection { .. }) {
+    /// For the failure of a write that is not read back here (power, resize, clone, restore: they
+    /// answer a task): every ambiguous failure (lost answer, timeout, 5xx, a 503 on the write)
+    /// becomes `OutcomeUnknown`, so that no caller takes it for "unavailable, try again"; the
+    /// caller reads `check` to decide. Other errors are returned as they are.
+    pub fn outcome_unknown(self, operation: impl Into<String>, check: impl Into<String>) -> Self {
+        if self.is_ambiguous() {
             Self::OutcomeUnknown {
                 operation: operation.into(),
+                check: check.into(),
                 cause: self.to_string(),
             }
         } else {
             self
+        }
+    }
+
+    /// A write failed ambiguously (`self`) and reading state back to find out failed too
+    /// (`read`): the outcome is unknown, with both errors. Returning the read's error alone
+    /// would invite a retry that could do the change twice.
+    pub fn read_back_failed(
+        self,
+        operation: impl Into<String>,
+        check: impl Into<String>,
+        read: PrismError,
+    ) -> Self {
+        Self::OutcomeUnknown {
+            operation: operation.into(),
+            check: check.into(),
+            cause: format!("{self}; reading the state back then failed: {read}"),
         }
     }
 
@@ -139,16 +166,105 @@ impl From<PrismError> for ApiError {
                 ErrorCode::Conflict
             }
             PrismError::Rejected { .. } => ErrorCode::InvalidInput,
+            // As ARM's `Uncertain`: not "try again later" but "look first".
+            PrismError::OutcomeUnknown { .. } => ErrorCode::Conflict,
             PrismError::Unavailable { .. }
             | PrismError::Server { .. }
             | PrismError::Timeout { .. }
             | PrismError::Connection { .. }
-            | PrismError::OutcomeUnknown { .. }
             | PrismError::TaskFailed { .. }
             | PrismError::TaskTimeout { .. }
             | PrismError::Cancelled => ErrorCode::Unavailable,
             PrismError::Decode { .. } => ErrorCode::Internal,
         };
         ApiError::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> String {
+        "10.0.0.5:9440".into()
+    }
+
+    #[test]
+    fn every_ambiguous_failure_of_a_task_write_is_an_unknown_outcome_never_retryable() {
+        let ambiguous = [
+            PrismError::Timeout {
+                host: host(),
+                secs: 30,
+            },
+            PrismError::Connection {
+                host: host(),
+                message: "reset".into(),
+            },
+            PrismError::Server {
+                host: host(),
+                status: 500,
+                message: "boom".into(),
+            },
+            PrismError::Unavailable {
+                host: host(),
+                message: "Service unavailable".into(),
+                retry_after: None,
+                status: Some(503),
+            },
+        ];
+        for e in ambiguous {
+            let shown = e.to_string();
+            let u = e.outcome_unknown("power off of VM v1", "the power state of VM v1");
+            assert!(matches!(u, PrismError::OutcomeUnknown { .. }), "{u:?}");
+            assert!(!u.is_transient());
+            let text = u.to_string();
+            assert!(text.contains(&shown), "{text}");
+            assert!(
+                text.contains("may or may not have done it")
+                    && text.contains("check the power state of VM v1 before trying again"),
+                "{text}"
+            );
+            let api = ApiError::from(u);
+            assert_eq!(api.code, ErrorCode::Conflict, "{}", api.message);
+        }
+        // Surely not handled, or refused: returned as they are.
+        let refused = PrismError::Unavailable {
+            host: host(),
+            message: "cannot connect".into(),
+            retry_after: None,
+            status: None,
+        };
+        assert!(matches!(
+            refused.outcome_unknown("x", "y"),
+            PrismError::Unavailable { status: None, .. }
+        ));
+        let rejected = PrismError::Rejected {
+            status: 400,
+            code: None,
+            message: "no".into(),
+        };
+        assert!(matches!(
+            rejected.outcome_unknown("x", "y"),
+            PrismError::Rejected { .. }
+        ));
+    }
+
+    #[test]
+    fn a_failed_read_back_keeps_both_errors() {
+        let write = PrismError::Timeout {
+            host: host(),
+            secs: 30,
+        };
+        let read = PrismError::Unavailable {
+            host: host(),
+            message: "gateway down".into(),
+            retry_after: None,
+            status: Some(503),
+        };
+        let e = write.read_back_failed("snapshot of pd", "the snapshots of pd", read);
+        let text = e.to_string();
+        assert!(text.contains("did not answer within 30 s"), "{text}");
+        assert!(text.contains("gateway down"), "{text}");
+        assert_eq!(ApiError::from(e).code, ErrorCode::Conflict);
     }
 }

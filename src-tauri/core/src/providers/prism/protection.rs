@@ -35,7 +35,7 @@ impl ProtectEntities {
     }
 
     /// Those not yet protected by `pd`.
-    fn missing_from(&self, pd: &ProtectionDomain) -> Self {
+    pub fn missing_from(&self, pd: &ProtectionDomain) -> Self {
         let vms: BTreeSet<&str> = pd.vms.iter().filter_map(|v| v.vm_id.as_deref()).collect();
         let vgs: BTreeSet<&str> = pd
             .volume_groups
@@ -174,14 +174,20 @@ impl PrismClient {
             .await
         {
             Ok(v) => decode(v, "POST protection_domains"),
-            Err(e) if e.is_ambiguous() => match self.find_protection_domain(name).await? {
-                Some(pd) => Ok(pd),
-                None => decode(
-                    self.write(Method::POST, "protection_domains", Some(&body))
-                        .await?,
-                    "POST protection_domains",
-                ),
-            },
+            Err(e) if e.is_ambiguous() => {
+                let op = format!("create protection domain {name}");
+                let check = format!("whether protection domain {name} exists");
+                match self.find_protection_domain(name).await {
+                    Err(read) => Err(e.read_back_failed(op, check, read)),
+                    Ok(Some(pd)) => Ok(pd),
+                    Ok(None) => decode(
+                        self.write(Method::POST, "protection_domains", Some(&body))
+                            .await
+                            .map_err(|e| e.outcome_unknown(op, check))?,
+                        "POST protection_domains",
+                    ),
+                }
+            }
             Err(e) => Err(e),
         }
     }
@@ -201,13 +207,20 @@ impl PrismClient {
         match self.write(Method::POST, &path, Some(&todo.body())).await {
             Ok(v) => decode(v, "protect_vms"),
             Err(e) if e.is_ambiguous() => {
-                let after = self.protection_domain(pd).await?;
+                let op = format!("protect entities in protection domain {pd}");
+                let check = format!("the entities of protection domain {pd}");
+                let after = match self.protection_domain(pd).await {
+                    Ok(a) => a,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
                 let left = todo.missing_from(&after);
                 if left.is_empty() {
                     Ok(after)
                 } else {
                     decode(
-                        self.write(Method::POST, &path, Some(&left.body())).await?,
+                        self.write(Method::POST, &path, Some(&left.body()))
+                            .await
+                            .map_err(|e| e.outcome_unknown(op, check))?,
                         "protect_vms",
                     )
                 }
@@ -227,7 +240,12 @@ impl PrismClient {
         match self.write(Method::POST, &path, Some(&body)).await {
             Ok(v) => decode(v, "unprotect_vms"),
             Err(e) if e.is_ambiguous() => {
-                let after = self.protection_domain(pd).await?;
+                let op = format!("unprotect entities of protection domain {pd}");
+                let check = format!("the entities of protection domain {pd}");
+                let after = match self.protection_domain(pd).await {
+                    Ok(a) => a,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
                 let still: Vec<String> = names
                     .iter()
                     .filter(|n| {
@@ -242,7 +260,9 @@ impl PrismClient {
                     Ok(after)
                 } else {
                     decode(
-                        self.write(Method::POST, &path, Some(&json!(still))).await?,
+                        self.write(Method::POST, &path, Some(&json!(still)))
+                            .await
+                            .map_err(|e| e.outcome_unknown(op, check))?,
                         "unprotect_vms",
                     )
                 }
@@ -265,16 +285,19 @@ impl PrismClient {
         match self.write(Method::POST, &path, Some(&body)).await {
             Ok(v) => decode(v, "POST schedules"),
             Err(e) if e.is_ambiguous() => {
-                if let Some(s) = self
-                    .schedules(pd)
-                    .await?
-                    .into_iter()
-                    .find(|s| spec.matches(s))
-                {
+                let op = format!("add a schedule to protection domain {pd}");
+                let check = format!("the schedules of protection domain {pd}");
+                let schedules = match self.schedules(pd).await {
+                    Ok(s) => s,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
+                if let Some(s) = schedules.into_iter().find(|s| spec.matches(s)) {
                     return Ok(s);
                 }
                 decode(
-                    self.write(Method::POST, &path, Some(&body)).await?,
+                    self.write(Method::POST, &path, Some(&body))
+                        .await
+                        .map_err(|e| e.outcome_unknown(op, check))?,
                     "POST schedules",
                 )
             }
@@ -344,9 +367,14 @@ impl PrismClient {
             Ok(v) => decode(v, "oob_schedules")?,
             Err(e) if e.is_ambiguous() => {
                 tracing::warn!(pd, error = %e, "a snapshot request may have been carried out; reading the snapshots back");
-                let fresh: Vec<DrSnapshot> = self
-                    .snapshots(pd, &[])
-                    .await?
+                let op = format!("snapshot of protection domain {pd}");
+                let check =
+                    format!("the snapshots and out-of-band schedules of protection domain {pd}");
+                let listed = match self.snapshots(pd, &[]).await {
+                    Ok(l) => l,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
+                let fresh: Vec<DrSnapshot> = listed
                     .into_iter()
                     .filter(|s| !before.contains(&s.snapshot_id) && !s.oob_schedule_ids.is_empty())
                     .collect();
@@ -356,9 +384,11 @@ impl PrismClient {
                         snapshot: Some(s),
                     });
                 }
-                if let Some(o) = self
-                    .oob_schedules(pd)
-                    .await?
+                let pending = match self.oob_schedules(pd).await {
+                    Ok(p) => p,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
+                if let Some(o) = pending
                     .into_iter()
                     .find(|o| o.schedule_id.is_some_and(|i| !pending_before.contains(&i)))
                 {
@@ -372,7 +402,9 @@ impl PrismClient {
                     "no new snapshot: the request did not happen; sending it once more"
                 );
                 decode(
-                    self.write(Method::POST, &path, Some(&body)).await?,
+                    self.write(Method::POST, &path, Some(&body))
+                        .await
+                        .map_err(|e| e.outcome_unknown(op, check))?,
                     "oob_schedules",
                 )?
             }
@@ -393,15 +425,19 @@ impl PrismClient {
         match self.write(Method::DELETE, &path, None).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_ambiguous() => {
-                let gone = !self
-                    .snapshots(pd, &[])
-                    .await?
-                    .iter()
-                    .any(|s| s.snapshot_id == snapshot_id);
-                if gone {
+                let op = format!("delete snapshot {snapshot_id} of protection domain {pd}");
+                let check = format!("the snapshots of protection domain {pd}");
+                let listed = match self.snapshots(pd, &[]).await {
+                    Ok(l) => l,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
+                if !listed.iter().any(|s| s.snapshot_id == snapshot_id) {
                     Ok(())
                 } else {
-                    self.write(Method::DELETE, &path, None).await.map(|_| ())
+                    self.write(Method::DELETE, &path, None)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.outcome_unknown(op, check))
                 }
             }
             Err(e) => Err(e),
@@ -439,10 +475,10 @@ impl PrismClient {
             .write(Method::POST, &pd_path(pd, "restore_entities"), Some(&body))
             .await
             .map_err(|e| {
-                e.outcome_unknown(format!(
-                    "restore from snapshot {} of {pd}",
-                    spec.snapshot_id
-                ))
+                e.outcome_unknown(
+                    format!("restore from snapshot {} of {pd}", spec.snapshot_id),
+                    "the restored VMs and volume groups (and the cluster's recent tasks)",
+                )
             })?;
         restore_answer(v)
     }

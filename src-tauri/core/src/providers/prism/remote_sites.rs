@@ -96,16 +96,21 @@ impl PrismClient {
             Ok(v) => decode(v, "POST remote_sites"),
             Err(e) if e.is_ambiguous() => {
                 tracing::warn!(site = %spec.name, error = %e, "remote site creation may have happened; reading it back");
-                match self.find_remote_site(&spec.name).await? {
-                    Some(site) if spec.matches(&site) => Ok(site),
-                    Some(_) => Err(PrismError::OutcomeUnknown {
-                        operation: format!("create remote site {}", spec.name),
+                let op = format!("create remote site {}", spec.name);
+                let check = format!("remote site {}", spec.name);
+                match self.find_remote_site(&spec.name).await {
+                    Err(read) => Err(e.read_back_failed(op, check, read)),
+                    Ok(Some(site)) if spec.matches(&site) => Ok(site),
+                    Ok(Some(_)) => Err(PrismError::OutcomeUnknown {
+                        operation: op,
+                        check,
                         cause: format!("a site of that name exists with other settings after: {e}"),
                     }),
-                    None => {
+                    Ok(None) => {
                         let v = self
                             .write(Method::POST, "remote_sites", Some(&body))
-                            .await?;
+                            .await
+                            .map_err(|e| e.outcome_unknown(op, check))?;
                         decode(v, "POST remote_sites")
                     }
                 }
@@ -123,11 +128,19 @@ impl PrismClient {
         match self.write(Method::PUT, "remote_sites", Some(&body)).await {
             Ok(v) => decode(v, "PUT remote_sites"),
             Err(e) if e.is_ambiguous() => {
-                let site = self.remote_site(&spec.name).await?;
+                let op = format!("update remote site {}", spec.name);
+                let check = format!("the settings of remote site {}", spec.name);
+                let site = match self.remote_site(&spec.name).await {
+                    Ok(s) => s,
+                    Err(read) => return Err(e.read_back_failed(op, check, read)),
+                };
                 if spec.matches(&site) {
                     Ok(site)
                 } else {
-                    let v = self.write(Method::PUT, "remote_sites", Some(&body)).await?;
+                    let v = self
+                        .write(Method::PUT, "remote_sites", Some(&body))
+                        .await
+                        .map_err(|e| e.outcome_unknown(op, check))?;
                     decode(v, "PUT remote_sites")
                 }
             }
@@ -139,10 +152,19 @@ impl PrismClient {
         let path = format!("remote_sites/{}", seg(name));
         match self.write(Method::DELETE, &path, None).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_ambiguous() => match self.find_remote_site(name).await? {
-                None => Ok(()),
-                Some(_) => self.write(Method::DELETE, &path, None).await.map(|_| ()),
-            },
+            Err(e) if e.is_ambiguous() => {
+                let op = format!("delete remote site {name}");
+                let check = format!("whether remote site {name} still exists");
+                match self.find_remote_site(name).await {
+                    Err(read) => Err(e.read_back_failed(op, check, read)),
+                    Ok(None) => Ok(()),
+                    Ok(Some(_)) => self
+                        .write(Method::DELETE, &path, None)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.outcome_unknown(op, check)),
+                }
+            }
             Err(e) => Err(e),
         }
     }

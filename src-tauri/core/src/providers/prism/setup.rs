@@ -510,14 +510,26 @@ pub struct ProtectionResult {
     pub protection_domain: String,
     /// False when an existing domain of that name was adopted.
     pub created: bool,
+    /// Every VM the domain protects after this call, read back from the cluster (what this call
+    /// added, what was there already, and anything else the domain held before).
     pub protected_vms: u32,
+    /// Every volume group the domain protects after this call, read back likewise.
     pub protected_volume_groups: u32,
+    /// Of the account's VMs asked for, those this call added to the domain.
+    pub newly_protected_vms: u32,
+    /// Of the account's volume groups asked for, those this call added to the domain.
+    pub newly_protected_volume_groups: u32,
+    /// Of the account's VMs asked for, those the domain held before this call.
+    pub already_protected_vms: u32,
+    /// Of the account's volume groups asked for, those the domain held before this call.
+    pub already_protected_volume_groups: u32,
     pub skipped: Vec<Skipped>,
 }
 
 /// Creates the account's protection domain (or adopts the existing one) and protects every
 /// persistent resource in `resources` (template images and resources another domain already
-/// protects are skipped, with the reason).
+/// protects are skipped, with the reason). The domain is read back afterwards: a wanted entity
+/// missing from it is an error naming it, never a success.
 pub async fn ensure_protection(
     primary: &PrismClient,
     account: &str,
@@ -568,16 +580,62 @@ pub async fn ensure_protection(
             _ => want.vm_uuids.push(r.provider_id.clone()),
         }
     }
-    let pd = if want.is_empty() {
-        primary.protection_domain(&name).await?
-    } else {
-        primary.protect(&name, &want).await?
-    };
+    // What the domain held before this call (nothing if it was just created).
+    let before = all
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| want.missing_from(p))
+        .unwrap_or_else(|| want.clone());
+    if !want.is_empty() {
+        primary.protect(&name, &want).await?;
+    }
+    // Whatever `protect` answered, the cluster's own list is what counts.
+    let pd = primary.protection_domain(&name).await?;
+    let missing = want.missing_from(&pd);
+    if !missing.is_empty() {
+        let named = |uuids: &[String]| -> Vec<String> {
+            uuids
+                .iter()
+                .map(|u| {
+                    resources
+                        .iter()
+                        .find(|r| &r.provider_id == u)
+                        .map(|r| format!("{} ({u})", r.name))
+                        .unwrap_or_else(|| u.clone())
+                })
+                .collect()
+        };
+        let mut parts = Vec::new();
+        if !missing.vm_uuids.is_empty() {
+            parts.push(format!("VMs {}", named(&missing.vm_uuids).join(", ")));
+        }
+        if !missing.volume_group_uuids.is_empty() {
+            parts.push(format!(
+                "volume groups {}",
+                named(&missing.volume_group_uuids).join(", ")
+            ));
+        }
+        return Err(PrismError::Decode {
+            context: format!("protecting the account's resources in {name}"),
+            message: format!(
+                "after protecting, protection domain {name} does not hold {}",
+                parts.join("; ")
+            ),
+        });
+    }
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let newly_vms = count(before.vm_uuids.len());
+    let newly_vgs = count(before.volume_group_uuids.len());
     Ok(ProtectionResult {
         protection_domain: name,
         created,
-        protected_vms: pd.vms.len() as u32,
-        protected_volume_groups: pd.volume_groups.len() as u32,
+        protected_vms: count(pd.vms.len()),
+        protected_volume_groups: count(pd.volume_groups.len()),
+        newly_protected_vms: newly_vms,
+        newly_protected_volume_groups: newly_vgs,
+        already_protected_vms: count(want.vm_uuids.len()).saturating_sub(newly_vms),
+        already_protected_volume_groups: count(want.volume_group_uuids.len())
+            .saturating_sub(newly_vgs),
         skipped,
     })
 }

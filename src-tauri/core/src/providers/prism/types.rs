@@ -343,7 +343,7 @@ pub struct VgDisk {
 impl VgDisk {
     pub fn size_bytes(&self) -> Option<u64> {
         self.vmdisk_size_bytes
-            .or(self.vmdisk_size_mb.map(|mb| mb * 1024 * 1024))
+            .or(self.vmdisk_size_mb.map(|mb| mb.saturating_mul(1024 * 1024)))
     }
 }
 
@@ -630,6 +630,20 @@ pub struct ClusterInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_volume_group_disk_size_saturates() {
+        let d = VgDisk {
+            vmdisk_size_mb: Some(u64::MAX / 1024),
+            ..Default::default()
+        };
+        assert_eq!(d.size_bytes(), Some(u64::MAX));
+        let d = VgDisk {
+            vmdisk_size_mb: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(d.size_bytes(), Some(10 * 1024 * 1024));
+    }
 
     #[test]
     fn unknown_enum_values_are_kept() {

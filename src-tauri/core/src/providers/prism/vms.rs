@@ -39,7 +39,12 @@ impl PrismClient {
                 Some(&body),
             )
             .await
-            .map_err(|e| e.outcome_unknown(format!("power {transition} of VM {vm_uuid}")))?;
+            .map_err(|e| {
+                e.outcome_unknown(
+                    format!("power {transition} of VM {vm_uuid}"),
+                    format!("the power state of VM {vm_uuid} and its recent tasks"),
+                )
+            })?;
         Ok(decode::<TaskRef>(v, "set_power_state")?.task_uuid)
     }
 
@@ -63,7 +68,12 @@ impl PrismClient {
                 Some(&body),
             )
             .await
-            .map_err(|e| e.outcome_unknown(format!("resize of a disk of VM {vm_uuid}")))?;
+            .map_err(|e| {
+                e.outcome_unknown(
+                    format!("resize of a disk of VM {vm_uuid}"),
+                    format!("the disk sizes of VM {vm_uuid}"),
+                )
+            })?;
         Ok(decode::<TaskRef>(v, "vms/disks/update")?.task_uuid)
     }
 }

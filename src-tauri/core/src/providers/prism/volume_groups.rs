@@ -36,7 +36,15 @@ impl PrismClient {
                 Some(&body),
             )
             .await
-            .map_err(|e| e.outcome_unknown(format!("clone of volume group {uuid} as {name}")))?;
+            .map_err(|e| {
+                e.outcome_unknown(
+                    format!("clone of volume group {uuid} as {name}"),
+                    match new_uuid {
+                        Some(u) => format!("whether volume group {u} ({name}) exists"),
+                        None => format!("whether a volume group named {name} exists"),
+                    },
+                )
+            })?;
         Ok(decode::<TaskRef>(v, "volume_groups/clone")?.task_uuid)
     }
 
@@ -56,7 +64,10 @@ impl PrismClient {
             )
             .await
             .map_err(|e| {
-                e.outcome_unknown(format!("resize of disk {index} of volume group {uuid}"))
+                e.outcome_unknown(
+                    format!("resize of disk {index} of volume group {uuid}"),
+                    format!("the size of disk {index} of volume group {uuid}"),
+                )
             })?;
         Ok(decode::<TaskRef>(v, "volume_groups/disks")?.task_uuid)
     }
