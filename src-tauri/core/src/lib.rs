@@ -4,6 +4,7 @@
 //! over these functions, and all of it is tested without a window.
 
 pub mod accounts;
+pub mod backup;
 pub mod cancel;
 pub mod catalog;
 pub mod clock;

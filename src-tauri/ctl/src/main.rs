@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod account;
+mod backup;
 mod dr;
 mod inventory;
 mod lab;
@@ -30,6 +31,9 @@ enum Command {
     /// Cloud accounts: list, probe a certificate, add, remove.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Backups: back up one volume now (replicated when DR is on), list backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Disaster recovery: enable it for a Frame account, show what is enabled.
     #[command(subcommand)]
     Dr(dr::DrCommand),
@@ -60,6 +64,7 @@ fn main() -> std::process::ExitCode {
     tracing::info!(command = ?std::env::args().skip(1).filter(|a| !a.starts_with('-')).take(2).collect::<Vec<_>>(), "standbyctl");
     let result = match cli.command {
         Command::Account(cmd) => account::run(cmd, &paths),
+        Command::Backup(cmd) => backup::run(cmd, &paths),
         Command::Dr(cmd) => dr::run(cmd, &paths),
         Command::Inventory(cmd) => inventory::run(cmd, &paths),
         Command::Lab(cmd) => lab::run(cmd, &paths),

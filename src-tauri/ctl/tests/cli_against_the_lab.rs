@@ -354,6 +354,103 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
     assert_eq!(notes[1]["account_name"], "primary");
     assert_eq!(notes[0]["account_name"], "azure");
 
+    // One desktop's OS disk backed up now and replicated to the secondary region. The lab's clock
+    // is frozen for tests: a background task moves it on while the command runs, so the copy
+    // completes (and the tokens it issued expire on the way, as they would over a long copy).
+    let azure_inventory: Vec<serde_json::Value> = serde_json::from_str(&cli.ok(
+        &[
+            "inventory",
+            "list",
+            "azure",
+            "--frame-account",
+            "acme-pd",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    let disk_of = |kind: &str| {
+        let r = azure_inventory.iter().find(|r| r["kind"] == kind).unwrap();
+        let id = r["provider_id"].as_str().unwrap();
+        id.rsplit('/').next().unwrap().to_string()
+    };
+    let (desk_disk, template_disk) = (disk_of("persistent_desktop"), disk_of("template_image"));
+    let ticking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ticker = {
+        let (clock, ticking) = (lab.clock.clone(), ticking.clone());
+        tokio::spawn(async move {
+            while ticking.load(std::sync::atomic::Ordering::SeqCst) {
+                clock.advance(std::time::Duration::from_secs(30));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let created = cli.ok(
+        &[
+            "backup",
+            "create",
+            "--account",
+            "azure",
+            "--frame-account",
+            "acme-pd",
+            "--volume",
+            &desk_disk,
+            "--name",
+            "before the upgrade",
+            "--json",
+        ],
+        None,
+    );
+    ticking.store(false, std::sync::atomic::Ordering::SeqCst);
+    ticker.await.unwrap();
+    let created: Vec<serde_json::Value> = serde_json::from_str(&created).unwrap();
+    assert_eq!(created.len(), 2, "{created:?}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&cli.ok(
+        &[
+            "backup",
+            "list",
+            "--account",
+            "azure",
+            "--volume",
+            &desk_disk,
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed.iter().all(|b| b["state"] == "available"),
+        "{listed:?}"
+    );
+    let replica = listed.iter().find(|b| b["site"] == "replica").unwrap();
+    assert_eq!(replica["location"], az.secondary_region.as_str());
+    assert_eq!(replica["percent"], 100.0);
+    // A template image is refused, with exit code 1 and words to act on.
+    let out = cli.run(
+        &[
+            "backup",
+            "create",
+            "--account",
+            "azure",
+            "--frame-account",
+            "acme-pd",
+            "--volume",
+            &template_disk,
+            "--name",
+            "image",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not backed up"),
+        "{}",
+        cli.transcript
+    );
+    let text = cli.ok(&["backup", "list"], None);
+    assert!(text.contains("before the upgrade"), "{text}");
+
     // The cluster's certificate changes: every call stops with a clear error until the
     // administrator checks the new certificate and confirms it.
     let rotated = lab.rotate_certificate(&p.name).unwrap();

@@ -74,12 +74,39 @@ fn migrations() -> Migrations<'static> {
                 PRIMARY KEY (job_id, seq)
             ) STRICT;",
         ),
+        // Backups and their replicas. `location` (the region the snapshot lives in) and `error`
+        // (why a row failed) are kept so a listing can say where and why without asking Azure.
+        // One row per job, volume and site: a step run again after a crash finds its row.
+        M::up(
+            "CREATE TABLE backups (
+                id             TEXT PRIMARY KEY,
+                job_id         TEXT REFERENCES jobs(id) ON DELETE SET NULL,
+                account_id     TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                frame_account  TEXT NOT NULL,
+                volume_id      TEXT NOT NULL,
+                volume_name    TEXT NOT NULL,
+                name           TEXT NOT NULL,
+                kind           TEXT NOT NULL CHECK (kind IN ('manual', 'scheduled', 'post_session', 'safety')),
+                site           TEXT NOT NULL CHECK (site IN ('primary', 'replica')),
+                location       TEXT NOT NULL,
+                provider_ref   TEXT,
+                state          TEXT NOT NULL CHECK (state IN ('creating', 'available', 'replicating', 'failed')),
+                percent        REAL NOT NULL DEFAULT 0,
+                replica_of     TEXT REFERENCES backups(id) ON DELETE SET NULL,
+                error          TEXT,
+                created_at     TEXT NOT NULL,
+                updated_at     TEXT NOT NULL
+            ) STRICT;
+            CREATE UNIQUE INDEX backups_one_per_job_site ON backups (job_id, volume_id, site)
+                WHERE job_id IS NOT NULL;
+            CREATE INDEX backups_by_volume ON backups (account_id, volume_id, created_at);",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 4usize;
+    let known = 5usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {

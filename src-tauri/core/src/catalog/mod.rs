@@ -4,6 +4,7 @@
 //! is refused with a clear message rather than silently misread.
 
 mod accounts;
+mod backups;
 mod dr_configs;
 mod jobs;
 mod mapping_overrides;

@@ -1,0 +1,577 @@
+//! Backing up one Azure volume now, against the in-process lab: the snapshot in the primary
+//! region named after the job, its replica followed to 100% in the secondary when DR is on, the
+//! catalog rows, the job's record and the notification center; refusals that leave nothing
+//! behind; a copy that fails; and a job killed mid-step and resumed that makes nothing twice.
+
+mod azure_support;
+
+use std::sync::Arc;
+
+use azure_support::{client, dr_rg, rg, speed_up, LabTime, PRIMARY, SECONDARY};
+use parking_lot::Mutex;
+use standby_core::accounts::{Accounts, NewAzureAccount};
+use standby_core::backup::{self, Backup, BackupError, BackupRequest, BackupSite, BackupState};
+use standby_core::cancel::CancelFlag;
+use standby_core::catalog::{Catalog, SharedCatalog};
+use standby_core::clock::Clock;
+use standby_core::disaster_recovery::{self, EnableAzureDr, Report};
+use standby_core::inventory::{self, DiscoveredResource, ResourceKind};
+use standby_core::jobs::{JobError, JobProgress, JobState, ProgressSink};
+use standby_core::notifications::{NoSink, Notification, NotificationFilter, NotificationLevel};
+use standby_core::providers::azure::snapshots::CopyState;
+use standby_core::providers::azure::{normalize_location, ResourceId};
+use standby_core::secret::Secret;
+use standby_core::secrets::MemoryStore;
+use standby_lab::LabHandle;
+
+const FRAME: &str = "acme-pd";
+
+type Hook = Box<dyn Fn(&JobProgress) + Send + Sync>;
+
+/// Records every progress report; `hook` acts on them (cancels, or simulates a crash).
+struct Seen {
+    reports: Mutex<Vec<JobProgress>>,
+    hook: Hook,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Self::with(Box::new(|_| {}))
+    }
+    fn with(hook: Hook) -> Self {
+        Self {
+            reports: Mutex::new(Vec::new()),
+            hook,
+        }
+    }
+}
+
+impl ProgressSink for Seen {
+    fn progress(&self, p: &JobProgress) {
+        self.reports.lock().push(p.clone());
+        (self.hook)(p);
+    }
+}
+
+struct World {
+    lab: LabHandle,
+    catalog: SharedCatalog,
+    store: Arc<MemoryStore>,
+    clock: Arc<dyn Clock>,
+    account_id: String,
+}
+
+impl World {
+    async fn new(dr: bool) -> Self {
+        let lab = azure_support::start().await;
+        let catalog = Catalog::in_memory().unwrap().shared();
+        let store = Arc::new(MemoryStore::default());
+        let clock: Arc<dyn Clock> = Arc::new(LabTime(lab.clock.clone()));
+        let a = &lab.azure;
+        let account = {
+            let c = catalog.lock();
+            Accounts {
+                catalog: &c,
+                store: store.as_ref(),
+            }
+            .add_azure(
+                NewAzureAccount {
+                    name: "azure".into(),
+                    tenant_id: a.tenant_id.clone(),
+                    client_id: a.client_id.clone(),
+                    client_secret: Secret::new(a.client_secret.clone()),
+                    subscription_id: a.subscription_id.clone(),
+                    resource_groups: vec![a.resource_group.clone()],
+                    primary_region: a.primary_region.clone(),
+                    arm_url: Some(a.arm_url.to_string()),
+                    authority_url: Some(a.authority_url.to_string()),
+                    extra_ca_pem: Some(a.ca_certificate_pem.clone()),
+                },
+                clock.now(),
+            )
+            .unwrap()
+        };
+        let w = Self {
+            account_id: account.id,
+            lab,
+            catalog,
+            store,
+            clock,
+        };
+        if dr {
+            disaster_recovery::enable_azure(
+                &w.report(),
+                w.store.as_ref(),
+                EnableAzureDr {
+                    account: "azure".into(),
+                    frame_account: FRAME.into(),
+                    secondary_region: w.lab.azure.secondary_region.clone(),
+                    secondary_resource_group: w.lab.azure.secondary_resource_group.clone(),
+                    replicas_kept: 7,
+                },
+            )
+            .await
+            .expect("DR enabled");
+        }
+        w
+    }
+
+    fn report(&self) -> Report<'_> {
+        Report {
+            catalog: &self.catalog,
+            clock: self.clock.clone(),
+            sink: &NoSink,
+        }
+    }
+
+    async fn resources(&self) -> Vec<DiscoveredResource> {
+        inventory::discover(
+            &self.catalog,
+            self.store.as_ref(),
+            "azure",
+            FRAME,
+            self.clock.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn desktop(&self) -> DiscoveredResource {
+        self.resources()
+            .await
+            .into_iter()
+            .find(|r| r.kind == ResourceKind::PersistentDesktop)
+            .expect("a persistent desktop")
+    }
+
+    fn request(&self, volume: &str, name: &str) -> BackupRequest {
+        BackupRequest {
+            account: "azure".into(),
+            frame_account: FRAME.into(),
+            volume: volume.into(),
+            name: name.into(),
+        }
+    }
+
+    async fn backup(&self, volume: &str, name: &str) -> Result<Vec<Backup>, BackupError> {
+        backup::backup_now(
+            &self.report(),
+            self.store.as_ref(),
+            &Seen::new(),
+            self.request(volume, name),
+            CancelFlag::new(),
+        )
+        .await
+    }
+
+    fn notes(&self) -> Vec<Notification> {
+        self.catalog
+            .lock()
+            .list_notifications(&NotificationFilter::default())
+            .unwrap()
+    }
+
+    /// Names of the lab's snapshots in `group` made by `job` (its names carry the job id).
+    async fn snapshots_of(&self, group: &str, job: &str) -> Vec<String> {
+        let short: String = job.chars().filter(|c| *c != '-').take(12).collect();
+        client(&self.lab)
+            .list_snapshots(group)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .filter(|n| n.contains(&short))
+            .collect()
+    }
+}
+
+fn disk_name(r: &DiscoveredResource) -> String {
+    ResourceId::parse(&r.provider_id)
+        .unwrap()
+        .name()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_desktop_disk_is_backed_up_and_replicated_when_dr_is_on() {
+    let w = World::new(true).await;
+    let desk = w.desktop().await;
+    speed_up(&w.lab, 500.0);
+    let seen = Seen::new();
+    // The VM's name stands for its OS disk.
+    let rows = backup::backup_now(
+        &w.report(),
+        w.store.as_ref(),
+        &seen,
+        w.request(&desk.name, "before the upgrade"),
+        CancelFlag::new(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let (primary, replica) = (&rows[0], &rows[1]);
+    let job_id = primary.job_id.clone().unwrap();
+    let short: String = job_id.chars().filter(|c| *c != '-').take(12).collect();
+    assert_eq!(primary.site, BackupSite::Primary);
+    assert_eq!(primary.state, BackupState::Available);
+    assert_eq!(primary.name, "before the upgrade");
+    assert_eq!(primary.volume_name, disk_name(&desk));
+    assert!(primary.volume_name.ends_with("-osdisk"));
+    assert_eq!(normalize_location(&primary.location), PRIMARY);
+    assert!(primary
+        .provider_ref
+        .as_deref()
+        .unwrap()
+        .ends_with(&format!("standby-{short}-snap")));
+    assert_eq!(replica.site, BackupSite::Replica);
+    assert_eq!(replica.state, BackupState::Available);
+    assert_eq!(replica.percent, 100.0);
+    assert_eq!(replica.replica_of.as_deref(), Some(primary.id.as_str()));
+    assert_eq!(normalize_location(&replica.location), SECONDARY);
+
+    // What Azure (the lab) holds: the snapshot of that disk in the primary region, and a finished
+    // copy of it in the secondary.
+    let arm = client(&w.lab);
+    let snap = arm
+        .get_snapshot(&ResourceId::parse(primary.provider_ref.as_ref().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(normalize_location(&snap.location), PRIMARY);
+    assert!(standby_core::providers::azure::ids::same(
+        snap.source_resource_id().unwrap(),
+        &desk.provider_id
+    ));
+    let copy = arm
+        .get_snapshot(&ResourceId::parse(replica.provider_ref.as_ref().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(normalize_location(&copy.location), SECONDARY);
+    assert_eq!(copy.copy_state(), CopyState::Done);
+    assert_eq!(w.snapshots_of(&rg(&w.lab), &job_id).await.len(), 1);
+    assert_eq!(w.snapshots_of(&dr_rg(&w.lab), &job_id).await.len(), 1);
+
+    let job = w.catalog.lock().job(&job_id).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Succeeded);
+    assert_eq!(job.kind, "backup");
+    assert_eq!(job.params["name"], "before the upgrade");
+    let steps: Vec<String> = w
+        .catalog
+        .lock()
+        .job_steps(&job_id)
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.done)
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(steps, ["snapshot", "copy", "follow"]);
+
+    // Progress went through the sink, climbing, with the copy's percentage.
+    let reports = seen.reports.lock().clone();
+    assert!(reports.iter().any(|p| p.step.contains("replicating")));
+    assert!(reports.windows(2).all(|w| w[0].percent <= w[1].percent));
+
+    let notes = w.notes();
+    assert_eq!(notes[0].level, NotificationLevel::Success, "{notes:#?}");
+    assert_eq!(notes[0].job_id.as_deref(), Some(job_id.as_str()));
+    assert!(
+        notes[0].body.contains(&format!(
+            "Backup «before the upgrade» of {} taken; replica in {SECONDARY} ready",
+            primary.volume_name
+        )),
+        "{}",
+        notes[0].body
+    );
+
+    // The catalog lists them by account and by volume (disk name or id).
+    let c = w.catalog.lock();
+    assert_eq!(c.list_backups(Some(&w.account_id), None).unwrap().len(), 2);
+    assert_eq!(
+        c.list_backups(None, Some(&desk.provider_id.to_uppercase()))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        c.list_backups(None, Some(&primary.volume_name))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(c
+        .list_backups(None, Some("acme-pd-desk-none"))
+        .unwrap()
+        .is_empty());
+    assert!(c.list_backups(Some("no-account"), None).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_dr_only_the_primary_backup_is_taken() {
+    let w = World::new(false).await;
+    let desk = w.desktop().await;
+    let rows = w
+        .backup(&disk_name(&desk), "nightly by hand")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].site, BackupSite::Primary);
+    assert_eq!(rows[0].state, BackupState::Available);
+    let job_id = rows[0].job_id.clone().unwrap();
+    assert_eq!(w.snapshots_of(&rg(&w.lab), &job_id).await.len(), 1);
+    assert!(w.snapshots_of(&dr_rg(&w.lab), &job_id).await.is_empty());
+    let steps = w.catalog.lock().job_steps(&job_id).unwrap();
+    assert_eq!(steps.len(), 1);
+    let notes = w.notes();
+    assert_eq!(notes[0].level, NotificationLevel::Success);
+    assert!(
+        notes[0].body.contains("not replicated"),
+        "{}",
+        notes[0].body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_image_an_unknown_volume_or_no_name_is_refused_leaving_nothing() {
+    let w = World::new(true).await;
+    let template = w
+        .resources()
+        .await
+        .into_iter()
+        .find(|r| r.kind == ResourceKind::TemplateImage)
+        .expect("the seed has a template image");
+    let notes_before = w.notes().len();
+
+    let e = w.backup(&disk_name(&template), "img").await.unwrap_err();
+    assert!(matches!(e, BackupError::NotProtected { .. }), "{e:?}");
+    assert!(e.to_string().contains("not backed up"), "{e}");
+
+    let e = w.backup("acme-pd-desk-9999", "x").await.unwrap_err();
+    assert!(matches!(e, BackupError::UnknownVolume { .. }), "{e:?}");
+    assert!(e.to_string().contains("inventory list"), "{e}");
+    let api: standby_core::ApiError = e.into();
+    assert_eq!(api.code, standby_core::ErrorCode::NotFound);
+
+    let desk = w.desktop().await;
+    let e = w.backup(&desk.name, "  ").await.unwrap_err();
+    assert!(matches!(e, BackupError::EmptyName), "{e:?}");
+
+    // Nothing was made: no row, no job left behind, no snapshot, no notification.
+    assert!(w
+        .catalog
+        .lock()
+        .list_backups(None, None)
+        .unwrap()
+        .is_empty());
+    assert!(w.catalog.lock().unfinished_jobs().unwrap().is_empty());
+    let made: Vec<String> = client(&w.lab)
+        .list_snapshots(&rg(&w.lab))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| n.starts_with("standby-"))
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
+    assert_eq!(w.notes().len(), notes_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_copy_fails_the_job_and_the_replica_but_keeps_the_primary() {
+    let w = World::new(true).await;
+    let desk = w.desktop().await;
+    speed_up(&w.lab, 500.0);
+    w.lab.azure_lab().fail_next_copies(1);
+    let e = w.backup(&desk.name, "doomed copy").await.unwrap_err();
+    assert!(
+        matches!(e, BackupError::Job(JobError::Operation(_))),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("CopySourceNotFound"), "{e}");
+
+    let rows = w.catalog.lock().list_backups(None, None).unwrap();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let primary = rows.iter().find(|b| b.site == BackupSite::Primary).unwrap();
+    let replica = rows.iter().find(|b| b.site == BackupSite::Replica).unwrap();
+    assert_eq!(primary.state, BackupState::Available);
+    assert_eq!(replica.state, BackupState::Failed);
+    assert!(replica
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("CopySourceNotFound"));
+    assert!(replica.percent > 0.0 && replica.percent < 100.0);
+
+    let job_id = primary.job_id.clone().unwrap();
+    let job = w.catalog.lock().job(&job_id).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert!(job.error.unwrap().contains("CopySourceNotFound"));
+
+    let notes = w.notes();
+    assert_eq!(notes[0].level, NotificationLevel::Error, "{notes:#?}");
+    assert!(notes[0].body.contains("CopySourceNotFound"));
+    assert!(notes[0].body.contains("is available"), "{}", notes[0].body);
+    assert!(
+        !notes
+            .iter()
+            .any(|n| n.job_id.as_deref() == Some(job_id.as_str())
+                && n.level == NotificationLevel::Success),
+        "never a false success"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_anything_twice() {
+    let w = World::new(true).await;
+    let desk = w.desktop().await;
+
+    // 1. The process dies inside the `copy` step, after Azure accepted the copy and before the
+    //    step was recorded done (the lab's clock is frozen, so the copy does not progress).
+    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
+    let req = w.request(&desk.name, "survives a crash");
+    let crashed = tokio::spawn(async move {
+        let report = Report {
+            catalog: &catalog,
+            clock,
+            sink: &NoSink,
+        };
+        let sink = Seen::with(Box::new(|p| {
+            if p.step.starts_with("copy to") {
+                panic!("simulated crash in the copy step");
+            }
+        }));
+        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    let job = {
+        let unfinished = w.catalog.lock().unfinished_jobs().unwrap();
+        assert_eq!(unfinished.len(), 1);
+        unfinished[0].clone()
+    };
+    assert_eq!(job.state, JobState::Running);
+    let steps = w.catalog.lock().job_steps(&job.id).unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.done))
+            .collect::<Vec<_>>(),
+        [("snapshot", true), ("copy", false)]
+    );
+    assert_eq!(w.snapshots_of(&dr_rg(&w.lab), &job.id).await.len(), 1);
+
+    // 2. Resumed: the copy step runs again and adopts the copy already started; then the job is
+    //    cancelled while it follows the copy.
+    let cancel = CancelFlag::new();
+    let stop = cancel.clone();
+    let sink = Seen::with(Box::new(move |p| {
+        if p.step.starts_with("replicating") {
+            stop.cancel();
+        }
+    }));
+    let e = backup::resume(&w.report(), w.store.as_ref(), &sink, &job, cancel)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackupError::Job(JobError::Cancelled)), "{e:?}");
+    let record = w.catalog.lock().job(&job.id).unwrap().unwrap();
+    assert_eq!(record.state, JobState::Cancelled);
+    let rows = w.catalog.lock().list_backups(None, None).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .any(|b| b.site == BackupSite::Replica && b.state == BackupState::Replicating));
+    assert_eq!(w.notes()[0].level, NotificationLevel::Warning);
+
+    // 3. Resumed again, with time running: it finishes.
+    speed_up(&w.lab, 500.0);
+    let rows = backup::resume(
+        &w.report(),
+        w.store.as_ref(),
+        &Seen::new(),
+        &record,
+        CancelFlag::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|b| b.state == BackupState::Available));
+    assert_eq!(w.catalog.lock().list_backups(None, None).unwrap().len(), 2);
+    assert_eq!(w.snapshots_of(&rg(&w.lab), &job.id).await.len(), 1);
+    assert_eq!(w.snapshots_of(&dr_rg(&w.lab), &job.id).await.len(), 1);
+    // Nothing else was snapshotted or copied, under any name.
+    let lab_snapshots = azure_support::azure_state(&w.lab)["snapshots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("standby-"))
+        .count();
+    assert_eq!(lab_snapshots, 2);
+    let record = w.catalog.lock().job(&job.id).unwrap().unwrap();
+    assert_eq!(record.state, JobState::Succeeded);
+    let steps = w.catalog.lock().job_steps(&job.id).unwrap();
+    assert!(steps.iter().all(|s| s.done));
+    assert_eq!(steps.len(), 3);
+    assert_eq!(w.notes()[0].level, NotificationLevel::Success);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() {
+    let w = World::new(false).await;
+    let desk = w.desktop().await;
+    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
+    let req = w.request(&desk.name, "crash after the snapshot");
+    // Dies inside the `snapshot` step: Azure made the snapshot, the journal does not say so.
+    let crashed = tokio::spawn(async move {
+        let report = Report {
+            catalog: &catalog,
+            clock,
+            sink: &NoSink,
+        };
+        let sink = Seen::with(Box::new(|p| {
+            if p.step.ends_with("taken") {
+                panic!("simulated crash in the snapshot step");
+            }
+        }));
+        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    let job = w.catalog.lock().unfinished_jobs().unwrap().remove(0);
+    let steps = w.catalog.lock().job_steps(&job.id).unwrap();
+    assert_eq!(steps.len(), 1);
+    assert!(!steps[0].done);
+    let before = client(&w.lab)
+        .list_snapshots(&rg(&w.lab))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name.starts_with("standby-"))
+        .expect("the snapshot was made before the crash");
+
+    // Time passes, so a second snapshot would be told apart by its creation time.
+    azure_support::advance(&w.lab, 120);
+    let rows = backup::resume(
+        &w.report(),
+        w.store.as_ref(),
+        &Seen::new(),
+        &job,
+        CancelFlag::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, BackupState::Available);
+    let after: Vec<_> = client(&w.lab)
+        .list_snapshots(&rg(&w.lab))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name.starts_with("standby-"))
+        .collect();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].properties.unique_id, before.properties.unique_id);
+    assert_eq!(
+        after[0].properties.time_created, before.properties.time_created,
+        "the snapshot was not taken again"
+    );
+    assert_eq!(w.catalog.lock().list_backups(None, None).unwrap().len(), 1);
+}
