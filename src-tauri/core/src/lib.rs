@@ -20,6 +20,7 @@ pub mod model;
 pub mod notifications;
 pub mod paths;
 pub mod providers;
+pub mod resumption;
 pub mod secret;
 pub mod secrets;
 

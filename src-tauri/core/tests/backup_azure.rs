@@ -575,3 +575,61 @@ async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() 
     );
     assert_eq!(w.catalog.lock().list_backups(None, None).unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_start_a_killed_backup_is_finished_and_an_unknown_kind_is_left_alone() {
+    let w = World::new(false).await;
+    let desk = w.desktop().await;
+    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
+    let req = w.request(&desk.name, "killed, then resumed at start");
+    let crashed = tokio::spawn(async move {
+        let report = Report {
+            catalog: &catalog,
+            clock,
+            sink: &NoSink,
+        };
+        let sink = Seen::with(Box::new(|p| {
+            if p.step.ends_with("taken") {
+                panic!("simulated crash in the snapshot step");
+            }
+        }));
+        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    // A job from a newer Standby that this one does not know.
+    let foreign = standby_core::jobs::Jobs {
+        catalog: &w.catalog,
+        clock: w.clock.clone(),
+        sink: &standby_core::jobs::NoProgress,
+    }
+    .create("teleport", None, serde_json::json!({}))
+    .unwrap();
+    assert_eq!(w.catalog.lock().unfinished_jobs().unwrap().len(), 2);
+
+    let resumed = standby_core::resumption::resume_unfinished(
+        &w.report(),
+        w.store.as_ref(),
+        &Seen::new(),
+        CancelFlag::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resumed.len(), 2);
+    let backup = resumed.iter().find(|r| r.kind == "backup").unwrap();
+    assert!(backup.ok, "{backup:?}");
+    let other = resumed.iter().find(|r| r.kind == "teleport").unwrap();
+    assert!(!other.ok);
+    assert!(other.detail.contains("does not know"), "{other:?}");
+    let left = w.catalog.lock().unfinished_jobs().unwrap();
+    assert_eq!(left.len(), 1, "only the unknown job is left unfinished");
+    assert_eq!(left[0].id, foreign.id);
+    assert_eq!(
+        left[0].state,
+        JobState::Queued,
+        "left as it was, not guessed at"
+    );
+    let rows = w.catalog.lock().list_backups(None, None).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, BackupState::Available);
+}

@@ -6,6 +6,7 @@ mod account;
 mod backup;
 mod dr;
 mod inventory;
+mod jobs;
 mod lab;
 mod notifications;
 
@@ -42,6 +43,9 @@ enum Command {
     Inventory(inventory::InventoryCommand),
     /// The notification center: every operation's outcome, newest first.
     Notifications(notifications::NotificationsArgs),
+    /// Jobs: list them, and finish what a previous run left unfinished.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
     /// Run the lab: simulated AHV clusters, an Azure subscription and its token endpoint on loopback.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -67,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Backup(cmd) => backup::run(cmd, &paths),
         Command::Dr(cmd) => dr::run(cmd, &paths),
         Command::Inventory(cmd) => inventory::run(cmd, &paths),
+        Command::Jobs(cmd) => jobs::run(cmd, &paths),
         Command::Lab(cmd) => lab::run(cmd, &paths),
         Command::Notifications(args) => notifications::run(args, &paths),
         Command::Paths => {

@@ -451,6 +451,18 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
     let text = cli.ok(&["backup", "list"], None);
     assert!(text.contains("before the upgrade"), "{text}");
 
+    // The backup ran as a journaled job; nothing is left unfinished to pick up.
+    let jobs: Vec<serde_json::Value> =
+        serde_json::from_str(&cli.ok(&["jobs", "list", "--json"], None)).unwrap();
+    let backup_jobs: Vec<_> = jobs.iter().filter(|j| j["kind"] == "backup").collect();
+    assert!(!backup_jobs.is_empty(), "{jobs:?}");
+    assert!(
+        backup_jobs.iter().any(|j| j["state"] == "succeeded"),
+        "{jobs:?}"
+    );
+    let resumed = cli.ok(&["jobs", "resume"], None);
+    assert!(resumed.contains("No unfinished job."), "{resumed}");
+
     // The cluster's certificate changes: every call stops with a clear error until the
     // administrator checks the new certificate and confirms it.
     let rotated = lab.rotate_certificate(&p.name).unwrap();

@@ -6,6 +6,8 @@ mod app;
 mod dr;
 mod notifications;
 
+pub use notifications::WindowSink;
+
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![

@@ -122,6 +122,20 @@ impl Catalog {
         }))
     }
 
+    /// The newest jobs first.
+    pub fn recent_jobs(&self, limit: u32) -> Result<Vec<JobRecord>, CatalogError> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?1")?;
+            let rows = stmt.query_map(params![limit], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        ids.iter()
+            .filter_map(|id| self.job(id).transpose())
+            .collect()
+    }
+
     /// Jobs a previous run left queued or running (it stopped, crashed or was killed).
     pub fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, CatalogError> {
         let ids: Vec<String> = {
