@@ -222,7 +222,10 @@ fn parse_ip_ports(m: &Map<String, Value>) -> PrismResult<Option<BTreeMap<String,
     Ok(Some(out))
 }
 
-fn parse_vstore_map(m: &Map<String, Value>) -> PrismResult<Option<BTreeMap<String, String>>> {
+/// Local container to remote container.
+type VstoreMap = BTreeMap<String, String>;
+
+fn parse_vstore_map(m: &Map<String, Value>) -> PrismResult<Option<VstoreMap>> {
     let Some(o) = body::opt_object(m, "vstore_name_map")? else {
         return Ok(None);
     };

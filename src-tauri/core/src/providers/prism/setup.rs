@@ -130,7 +130,10 @@ impl RemoteSitePlan {
     }
 }
 
-fn to_map(mappings: &[VstoreMapping]) -> Result<BTreeMap<String, String>, SetupError> {
+/// A remote site's `vstore_name_map`: local container to remote container.
+type VstoreMap = BTreeMap<String, String>;
+
+fn to_map(mappings: &[VstoreMapping]) -> Result<VstoreMap, SetupError> {
     let mut out = BTreeMap::new();
     for m in mappings {
         if let Some(prev) = out.insert(m.source.clone(), m.destination.clone()) {
