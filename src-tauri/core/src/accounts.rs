@@ -217,8 +217,13 @@ fn ahv_settings(
     })
 }
 
-impl NewAhvAccount {
-    fn validate(self) -> Result<(String, AhvSettings, Secret), AccountError> {
+/// What an add-account request gives: checked, then split into name, settings and secret.
+pub trait NewAccountInput {
+    fn validate(self) -> Result<(String, AccountSettings, Secret), AccountError>;
+}
+
+impl NewAccountInput for NewAhvAccount {
+    fn validate(self) -> Result<(String, AccountSettings, Secret), AccountError> {
         let name = check_name(&self.name)?;
         let settings = ahv_settings(
             &self.address,
@@ -229,7 +234,7 @@ impl NewAhvAccount {
         if self.password.is_empty() {
             return Err(invalid("the Prism password is missing"));
         }
-        Ok((name, settings, self.password))
+        Ok((name, AccountSettings::Ahv(settings), self.password))
     }
 }
 
@@ -270,8 +275,8 @@ fn azure_settings(
     })
 }
 
-impl NewAzureAccount {
-    fn validate(self) -> Result<(String, AzureSettings, Secret), AccountError> {
+impl NewAccountInput for NewAzureAccount {
+    fn validate(self) -> Result<(String, AccountSettings, Secret), AccountError> {
         let name = check_name(&self.name)?;
         if self.client_secret.is_empty() {
             return Err(invalid("the client secret is missing"));
@@ -286,7 +291,7 @@ impl NewAzureAccount {
             self.authority_url.as_deref(),
             self.extra_ca_pem,
         )?;
-        Ok((name, settings, self.client_secret))
+        Ok((name, AccountSettings::Azure(settings), self.client_secret))
     }
 }
 
@@ -342,44 +347,27 @@ pub struct Accounts<'a> {
 }
 
 impl Accounts<'_> {
-    pub fn add_ahv(
+    /// Adds an AHV or Azure account.
+    pub fn add(
         &self,
-        new: NewAhvAccount,
+        new: impl NewAccountInput,
         now: DateTime<Utc>,
     ) -> Result<CloudAccount, AccountError> {
         let (name, settings, secret) = new.validate()?;
-        self.add(&name, AccountSettings::Ahv(settings), &secret, now)
-    }
-
-    pub fn add_azure(
-        &self,
-        new: NewAzureAccount,
-        now: DateTime<Utc>,
-    ) -> Result<CloudAccount, AccountError> {
-        let (name, settings, secret) = new.validate()?;
-        self.add(&name, AccountSettings::Azure(settings), &secret, now)
+        self.insert(&name, settings, &secret, now)
     }
 
     /// Adds the account, or updates the one of that name (the lab registers itself on every start).
-    pub fn upsert_ahv(
+    pub fn upsert(
         &self,
-        new: NewAhvAccount,
+        new: impl NewAccountInput,
         now: DateTime<Utc>,
     ) -> Result<CloudAccount, AccountError> {
         let (name, settings, secret) = new.validate()?;
-        self.upsert(&name, AccountSettings::Ahv(settings), &secret, now)
+        self.insert_or_update(&name, settings, &secret, now)
     }
 
-    pub fn upsert_azure(
-        &self,
-        new: NewAzureAccount,
-        now: DateTime<Utc>,
-    ) -> Result<CloudAccount, AccountError> {
-        let (name, settings, secret) = new.validate()?;
-        self.upsert(&name, AccountSettings::Azure(settings), &secret, now)
-    }
-
-    fn add(
+    fn insert(
         &self,
         name: &str,
         settings: AccountSettings,
@@ -409,7 +397,7 @@ impl Accounts<'_> {
         Ok(account)
     }
 
-    fn upsert(
+    fn insert_or_update(
         &self,
         name: &str,
         settings: AccountSettings,
@@ -417,7 +405,7 @@ impl Accounts<'_> {
         now: DateTime<Utc>,
     ) -> Result<CloudAccount, AccountError> {
         let Some(existing) = self.catalog.find_account(name)? else {
-            return self.add(name, settings, secret, now);
+            return self.insert(name, settings, secret, now);
         };
         if existing.account.kind != settings.kind() {
             return Err(invalid(format!(
@@ -609,7 +597,7 @@ mod tests {
             catalog: &catalog,
             store: &store,
         };
-        let a = accounts.add_ahv(ahv("Frankfurt"), now()).unwrap();
+        let a = accounts.add(ahv("Frankfurt"), now()).unwrap();
         assert_eq!(a.endpoint, "https://10.1.2.3:9440");
         let stored = catalog.find_account(&a.id).unwrap().unwrap();
         assert!(!stored.settings.to_string().contains("s3cret-pass"));
@@ -636,7 +624,7 @@ mod tests {
             catalog: &catalog,
             store: &store,
         };
-        accounts.add_azure(azure("prod"), now()).unwrap();
+        accounts.add(azure("prod"), now()).unwrap();
         let (_, settings) = accounts.settings("prod").unwrap();
         let AccountSettings::Azure(s) = settings else {
             panic!("not azure")
@@ -686,11 +674,11 @@ mod tests {
             ),
         ];
         for (input, expected) in cases {
-            let err = accounts.add_ahv(input, now()).unwrap_err().to_string();
+            let err = accounts.add(input, now()).unwrap_err().to_string();
             assert!(err.contains(expected), "{err:?} should say {expected:?}");
         }
         let err = accounts
-            .add_azure(
+            .add(
                 NewAzureAccount {
                     tenant_id: "contoso".into(),
                     ..azure("x")
@@ -712,8 +700,8 @@ mod tests {
             catalog: &catalog,
             store: &store,
         };
-        let first = accounts.add_ahv(ahv("Lab"), now()).unwrap();
-        let err = accounts.add_ahv(ahv("lab"), now()).unwrap_err();
+        let first = accounts.add(ahv("Lab"), now()).unwrap();
+        let err = accounts.add(ahv("lab"), now()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -722,7 +710,7 @@ mod tests {
             "{err}"
         );
         let moved = accounts
-            .upsert_ahv(
+            .upsert(
                 NewAhvAccount {
                     address: "10.9.9.9:9441".into(),
                     ..ahv("Lab")
@@ -733,7 +721,7 @@ mod tests {
         assert_eq!(moved.id, first.id);
         assert_eq!(moved.endpoint, "https://10.9.9.9:9441");
         assert_eq!(catalog.list_accounts().unwrap().len(), 1);
-        let err = accounts.upsert_azure(azure("Lab"), now()).unwrap_err();
+        let err = accounts.upsert(azure("Lab"), now()).unwrap_err();
         assert!(err.to_string().contains("other infrastructure"), "{err}");
     }
 
@@ -745,7 +733,7 @@ mod tests {
             catalog: &catalog,
             store: &store,
         };
-        let a = accounts.add_ahv(ahv("Frankfurt"), now()).unwrap();
+        let a = accounts.add(ahv("Frankfurt"), now()).unwrap();
         let new_fp = "cd".repeat(32);
         let edited = accounts
             .edit(
@@ -778,8 +766,8 @@ mod tests {
             catalog: &catalog,
             store: &store,
         };
-        accounts.add_ahv(ahv("Frankfurt"), now()).unwrap();
-        accounts.add_azure(azure("prod"), now()).unwrap();
+        accounts.add(ahv("Frankfurt"), now()).unwrap();
+        accounts.add(azure("prod"), now()).unwrap();
         let before = catalog.find_account("Frankfurt").unwrap().unwrap();
         let bad = [
             AccountChanges {
@@ -844,7 +832,7 @@ mod tests {
             store: &NoKeyring,
         };
         let err = accounts
-            .add_ahv(ahv("Frankfurt"), now())
+            .add(ahv("Frankfurt"), now())
             .unwrap_err()
             .to_string();
         assert!(err.contains("gnome-keyring"), "{err}");

@@ -48,7 +48,7 @@ pub fn register(
 ) -> Result<Vec<CloudAccount>, AccountError> {
     let mut out = Vec::new();
     for c in clusters {
-        out.push(accounts.upsert_ahv(
+        out.push(accounts.upsert(
             NewAhvAccount {
                 name: account_name(&c.name),
                 address: c.address,
@@ -60,7 +60,7 @@ pub fn register(
             now,
         )?);
     }
-    out.push(accounts.upsert_azure(
+    out.push(accounts.upsert(
         NewAzureAccount {
             name: account_name("azure"),
             tenant_id: subscription.tenant_id,

@@ -74,7 +74,7 @@ impl World {
                 catalog: &c,
                 store: store.as_ref(),
             }
-            .add_azure(
+            .add(
                 NewAzureAccount {
                     name: "azure".into(),
                     tenant_id: a.tenant_id.clone(),
@@ -142,6 +142,31 @@ impl World {
             .into_iter()
             .find(|r| r.kind == ResourceKind::PersistentDesktop)
             .expect("a persistent desktop")
+    }
+
+    /// Runs a backup whose process "dies" (a panic, as a kill would stop it: nothing after it
+    /// runs, the journal keeps what it had) at the first progress report that `when` matches.
+    async fn kill_backup_when(&self, req: BackupRequest, when: fn(&JobProgress) -> bool) {
+        let (catalog, store, clock) =
+            (self.catalog.clone(), self.store.clone(), self.clock.clone());
+        let crashed = tokio::spawn(async move {
+            let report = Report {
+                catalog: &catalog,
+                clock,
+                sink: &NoSink,
+            };
+            let sink = Seen::with(Box::new(move |p| {
+                if when(p) {
+                    panic!("simulated crash at {:?}", p.step);
+                }
+            }));
+            backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
+        })
+        .await;
+        assert!(
+            crashed.unwrap_err().is_panic(),
+            "the job was killed as planned"
+        );
     }
 
     fn request(&self, volume: &str, name: &str) -> BackupRequest {
@@ -426,23 +451,10 @@ async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_a
 
     // 1. The process dies inside the `copy` step, after Azure accepted the copy and before the
     //    step was recorded done (the lab's clock is frozen, so the copy does not progress).
-    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
-    let req = w.request(&desk.name, "survives a crash");
-    let crashed = tokio::spawn(async move {
-        let report = Report {
-            catalog: &catalog,
-            clock,
-            sink: &NoSink,
-        };
-        let sink = Seen::with(Box::new(|p| {
-            if p.step.starts_with("copy to") {
-                panic!("simulated crash in the copy step");
-            }
-        }));
-        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
+    w.kill_backup_when(w.request(&desk.name, "survives a crash"), |p| {
+        p.step.starts_with("copy to")
     })
     .await;
-    assert!(crashed.unwrap_err().is_panic());
     let job = {
         let unfinished = w.catalog.lock().unfinished_jobs().unwrap();
         assert_eq!(unfinished.len(), 1);
@@ -517,24 +529,11 @@ async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_a
 async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() {
     let w = World::new(false).await;
     let desk = w.desktop().await;
-    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
-    let req = w.request(&desk.name, "crash after the snapshot");
     // Dies inside the `snapshot` step: Azure made the snapshot, the journal does not say so.
-    let crashed = tokio::spawn(async move {
-        let report = Report {
-            catalog: &catalog,
-            clock,
-            sink: &NoSink,
-        };
-        let sink = Seen::with(Box::new(|p| {
-            if p.step.ends_with("taken") {
-                panic!("simulated crash in the snapshot step");
-            }
-        }));
-        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
+    w.kill_backup_when(w.request(&desk.name, "crash after the snapshot"), |p| {
+        p.step.ends_with("taken")
     })
     .await;
-    assert!(crashed.unwrap_err().is_panic());
     let job = w.catalog.lock().unfinished_jobs().unwrap().remove(0);
     let steps = w.catalog.lock().job_steps(&job.id).unwrap();
     assert_eq!(steps.len(), 1);
@@ -580,23 +579,11 @@ async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() 
 async fn at_start_a_killed_backup_is_finished_and_an_unknown_kind_is_left_alone() {
     let w = World::new(false).await;
     let desk = w.desktop().await;
-    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
-    let req = w.request(&desk.name, "killed, then resumed at start");
-    let crashed = tokio::spawn(async move {
-        let report = Report {
-            catalog: &catalog,
-            clock,
-            sink: &NoSink,
-        };
-        let sink = Seen::with(Box::new(|p| {
-            if p.step.ends_with("taken") {
-                panic!("simulated crash in the snapshot step");
-            }
-        }));
-        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
-    })
+    w.kill_backup_when(
+        w.request(&desk.name, "killed, then resumed at start"),
+        |p| p.step.ends_with("taken"),
+    )
     .await;
-    assert!(crashed.unwrap_err().is_panic());
     // A job from a newer Standby that this one does not know.
     let foreign = standby_core::jobs::Jobs {
         catalog: &w.catalog,

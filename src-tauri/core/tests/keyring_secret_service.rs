@@ -52,7 +52,7 @@ fn removing_an_account_removes_its_keyring_entry() {
         store: &store,
     };
     let a = accounts
-        .add_ahv(
+        .add(
             NewAhvAccount {
                 name: format!("keyring-test-{}", uuid_like()),
                 address: "10.1.2.3".into(),

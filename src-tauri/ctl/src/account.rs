@@ -210,7 +210,7 @@ pub fn run(cmd: AccountCommand, paths: &DataPaths) -> anyhow::Result<()> {
         }
         AccountCommand::AddAhv(a) => {
             let password = read_secret("STANDBY_PASSWORD", "Prism password")?;
-            let added = accounts.add_ahv(
+            let added = accounts.add(
                 NewAhvAccount {
                     name: a.name,
                     address: a.address,
@@ -232,7 +232,7 @@ pub fn run(cmd: AccountCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let added = accounts.add_azure(
+            let added = accounts.add(
                 NewAzureAccount {
                     name: a.name,
                     tenant_id: a.tenant,

@@ -57,7 +57,7 @@ pub fn add_ahv_account(
     state: State<'_, AppState>,
     account: NewAhvAccount,
 ) -> Result<CloudAccount, ApiError> {
-    accounts_do(&state, |a| a.add_ahv(account, chrono::Utc::now()))
+    accounts_do(&state, |a| a.add(account, chrono::Utc::now()))
 }
 
 #[tauri::command]
@@ -66,7 +66,7 @@ pub fn add_azure_account(
     state: State<'_, AppState>,
     account: NewAzureAccount,
 ) -> Result<CloudAccount, ApiError> {
-    accounts_do(&state, |a| a.add_azure(account, chrono::Utc::now()))
+    accounts_do(&state, |a| a.add(account, chrono::Utc::now()))
 }
 
 #[tauri::command]

@@ -213,6 +213,34 @@ fn owner_pd(cl: &Cluster, uuid: Uuid) -> Option<&str> {
         .map(|p| p.name.as_str())
 }
 
+/// Whether an entity asked for by `key` may join protection domain `pd`, as Prism decides: it must
+/// exist and not be protected by another domain (with `ignore_dup_or_missing_vms`, such entities
+/// are skipped instead of refused). `None` means skip it.
+fn admit(
+    cl: &Cluster,
+    found: Option<(Uuid, String)>,
+    what: &str,
+    key: &str,
+    pd: &str,
+    ignore: bool,
+) -> PrismResult<Option<(Uuid, String)>> {
+    let Some((uuid, name)) = found else {
+        if ignore {
+            return Ok(None);
+        }
+        return Err(PrismError::bad_request(format!(
+            "{what} {key} does not exist"
+        )));
+    };
+    match owner_pd(cl, uuid) {
+        Some(other) if ignore || other == pd => Ok(None),
+        Some(other) => Err(PrismError::invalid_state(format!(
+            "{what} {name} is already protected by protection domain {other}"
+        ))),
+        None => Ok(Some((uuid, name))),
+    }
+}
+
 /// `protect_vms`: `names` / `uuids` / `ids` of VMs; `volume_group_uuids` (and, leniently,
 /// `volume_group_names`) of volume groups, which AOS accepts though the published spec omits them.
 pub fn protect(cl: &mut Cluster, name: &str, req: &Value) -> PrismResult<Value> {
@@ -233,56 +261,34 @@ pub fn protect(cl: &mut Cluster, name: &str, req: &Value) -> PrismResult<Value> 
     }
     let mut vms = Vec::new();
     for k in &vm_keys {
-        let Some(ix) = cl.find_vm(k) else {
-            if ignore {
-                continue;
-            }
-            return Err(PrismError::bad_request(format!("VM {k} does not exist")));
+        let found = cl
+            .find_vm(k)
+            .map(|ix| (cl.vms[ix].uuid, cl.vms[ix].name.clone()));
+        let Some((uuid, vm_name)) = admit(cl, found, "VM", k, name, ignore)? else {
+            continue;
         };
-        let vm = &cl.vms[ix];
-        if let Some(other) = owner_pd(cl, vm.uuid) {
-            if ignore || other == name {
-                continue;
-            }
-            return Err(PrismError::invalid_state(format!(
-                "VM {} is already protected by protection domain {other}",
-                vm.name
-            )));
-        }
-        if !vms.iter().any(|p: &ProtectedVm| p.uuid == vm.uuid) {
+        if !vms.iter().any(|p: &ProtectedVm| p.uuid == uuid) {
             vms.push(ProtectedVm {
-                uuid: vm.uuid,
-                name: vm.name.clone(),
-                consistency_group: cg.clone().unwrap_or_else(|| vm.name.clone()),
+                uuid,
+                consistency_group: cg.clone().unwrap_or_else(|| vm_name.clone()),
+                name: vm_name,
                 app_consistent: app,
             });
         }
     }
     let mut vgs = Vec::new();
     for k in &vg_keys {
-        let Some(ix) = cl.find_vg(k) else {
-            if ignore {
-                continue;
-            }
-            return Err(PrismError::bad_request(format!(
-                "Volume group {k} does not exist"
-            )));
+        let found = cl
+            .find_vg(k)
+            .map(|ix| (cl.volume_groups[ix].uuid, cl.volume_groups[ix].name.clone()));
+        let Some((uuid, vg_name)) = admit(cl, found, "Volume group", k, name, ignore)? else {
+            continue;
         };
-        let g = &cl.volume_groups[ix];
-        if let Some(other) = owner_pd(cl, g.uuid) {
-            if ignore || other == name {
-                continue;
-            }
-            return Err(PrismError::invalid_state(format!(
-                "Volume group {} is already protected by protection domain {other}",
-                g.name
-            )));
-        }
-        if !vgs.iter().any(|p: &ProtectedVg| p.uuid == g.uuid) {
+        if !vgs.iter().any(|p: &ProtectedVg| p.uuid == uuid) {
             vgs.push(ProtectedVg {
-                uuid: g.uuid,
-                name: g.name.clone(),
-                consistency_group: cg.clone().unwrap_or_else(|| g.name.clone()),
+                uuid,
+                consistency_group: cg.clone().unwrap_or_else(|| vg_name.clone()),
+                name: vg_name,
             });
         }
     }
