@@ -27,12 +27,7 @@ pub async fn enable_dr_ahv(
     request: EnableAhvDr,
 ) -> Result<DrEnabled, ApiError> {
     let sink = WindowSink(app);
-    let report = Report {
-        catalog: &state.catalog,
-        clock: Arc::new(SystemClock),
-        sink: &sink,
-    };
-    Ok(disaster_recovery::enable_ahv(&report, &Keyring, request).await?)
+    Ok(disaster_recovery::enable_ahv(&report(&state, &sink), &Keyring, request).await?)
 }
 
 #[tauri::command]
@@ -43,10 +38,14 @@ pub async fn enable_dr_azure(
     request: EnableAzureDr,
 ) -> Result<DrEnabled, ApiError> {
     let sink = WindowSink(app);
-    let report = Report {
+    Ok(disaster_recovery::enable_azure(&report(&state, &sink), &Keyring, request).await?)
+}
+
+/// Outcomes go to the catalog and, live, to the window.
+fn report<'a>(state: &'a AppState, sink: &'a WindowSink) -> Report<'a> {
+    Report {
         catalog: &state.catalog,
         clock: Arc::new(SystemClock),
-        sink: &sink,
-    };
-    Ok(disaster_recovery::enable_azure(&report, &Keyring, request).await?)
+        sink,
+    }
 }
