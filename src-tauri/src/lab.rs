@@ -17,6 +17,7 @@ pub fn registration(lab: &LabHandle) -> (Vec<LabCluster>, LabSubscription) {
             username: p.username.clone(),
             password: Secret::new(p.password.clone()),
             certificate_sha256: p.certificate_sha256.clone(),
+            guest_agent_url: format!("{}prism/{}/guest-agent", control(lab), p.name),
         })
         .collect();
     let a = &lab.azure;
@@ -30,8 +31,14 @@ pub fn registration(lab: &LabHandle) -> (Vec<LabCluster>, LabSubscription) {
         arm_url: a.arm_url.to_string(),
         authority_url: a.authority_url.to_string(),
         ca_certificate_pem: a.ca_certificate_pem.clone(),
+        guest_agent_url: format!("{}azure/guest-agent", control(lab)),
     };
     (clusters, subscription)
+}
+
+/// The control API's base (`http://host:port/_lab/`), where the simulated guest agents answer.
+fn control(lab: &LabHandle) -> String {
+    format!("{}/_lab/", lab.control_url.as_str().trim_end_matches('/'))
 }
 
 /// The default run's lab: documented addresses when free, state kept in the data folder so that

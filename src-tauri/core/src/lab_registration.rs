@@ -19,6 +19,8 @@ pub struct LabCluster {
     pub username: String,
     pub password: Secret,
     pub certificate_sha256: String,
+    /// The lab's simulated guest agent for this cluster (docs/guest-agent.md).
+    pub guest_agent_url: String,
 }
 
 pub struct LabSubscription {
@@ -31,6 +33,7 @@ pub struct LabSubscription {
     pub arm_url: String,
     pub authority_url: String,
     pub ca_certificate_pem: String,
+    pub guest_agent_url: String,
 }
 
 /// The account name a lab object is registered under.
@@ -47,8 +50,10 @@ pub fn register(
     now: DateTime<Utc>,
 ) -> Result<Vec<CloudAccount>, AccountError> {
     let mut out = Vec::new();
+    let at = now.to_rfc3339();
     for c in clusters {
-        out.push(accounts.upsert(
+        let guest = c.guest_agent_url.clone();
+        let account = accounts.upsert(
             NewAhvAccount {
                 name: account_name(&c.name),
                 address: c.address,
@@ -58,9 +63,14 @@ pub fn register(
                 trusted_sha256: c.certificate_sha256,
             },
             now,
-        )?);
+        )?;
+        accounts
+            .catalog
+            .set_guest_agent(&account.id, Some(&guest), &at)?;
+        out.push(account);
     }
-    out.push(accounts.upsert(
+    let guest = subscription.guest_agent_url.clone();
+    let azure = accounts.upsert(
         NewAzureAccount {
             name: account_name("azure"),
             tenant_id: subscription.tenant_id,
@@ -74,6 +84,10 @@ pub fn register(
             extra_ca_pem: Some(subscription.ca_certificate_pem),
         },
         now,
-    )?);
+    )?;
+    accounts
+        .catalog
+        .set_guest_agent(&azure.id, Some(&guest), &at)?;
+    out.push(azure);
     Ok(out)
 }

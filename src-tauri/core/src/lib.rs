@@ -4,6 +4,7 @@
 //! over these functions, and all of it is tested without a window.
 
 pub mod accounts;
+pub mod audit;
 pub mod backup;
 pub mod cancel;
 pub mod catalog;
@@ -11,6 +12,7 @@ pub mod clock;
 pub mod connect;
 pub mod disaster_recovery;
 pub mod error;
+pub mod guest;
 pub mod health;
 pub mod inventory;
 pub mod jobs;

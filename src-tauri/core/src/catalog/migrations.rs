@@ -101,12 +101,80 @@ fn migrations() -> Migrations<'static> {
                 WHERE job_id IS NOT NULL;
             CREATE INDEX backups_by_volume ON backups (account_id, volume_id, created_at);",
         ),
+        // The engine's settings and records: where each account's guest agent answers, the
+        // audit log, policies (post-session, autogrow, retention: JSON per account and scope),
+        // schedules and their runs, skipped volumes with the reason, what Standby saw of each
+        // volume's power, child jobs (a backup of many volumes runs one job per volume), and
+        // the expiry retention gives a backup.
+        M::up(
+            "CREATE TABLE guest_agents (
+                account_id  TEXT PRIMARY KEY REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                url         TEXT NOT NULL,
+                updated_at  TEXT NOT NULL
+            ) STRICT;
+            CREATE TABLE audit_log (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                at          TEXT NOT NULL,
+                actor       TEXT NOT NULL,
+                action      TEXT NOT NULL,
+                account_id  TEXT REFERENCES cloud_accounts(id) ON DELETE SET NULL,
+                job_id      TEXT,
+                detail      TEXT NOT NULL DEFAULT '{}'
+            ) STRICT;
+            CREATE INDEX audit_by_time ON audit_log (at DESC, id DESC);
+            CREATE TABLE policies (
+                account_id  TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                kind        TEXT NOT NULL,
+                scope       TEXT NOT NULL DEFAULT '',
+                value       TEXT NOT NULL,
+                updated_at  TEXT NOT NULL,
+                PRIMARY KEY (account_id, kind, scope)
+            ) STRICT;
+            CREATE TABLE schedules (
+                account_id     TEXT PRIMARY KEY REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                frame_account  TEXT NOT NULL,
+                policy         TEXT NOT NULL,
+                updated_at     TEXT NOT NULL
+            ) STRICT;
+            CREATE TABLE schedule_runs (
+                account_id  TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                due_at      TEXT NOT NULL,
+                state       TEXT NOT NULL,
+                job_id      TEXT,
+                detail      TEXT,
+                at          TEXT NOT NULL,
+                PRIMARY KEY (account_id, due_at)
+            ) STRICT;
+            CREATE TABLE skips (
+                id           INTEGER PRIMARY KEY AUTOINCREMENT,
+                job_id       TEXT,
+                account_id   TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                volume_id    TEXT NOT NULL,
+                volume_name  TEXT NOT NULL,
+                reason       TEXT NOT NULL,
+                message      TEXT NOT NULL,
+                at           TEXT NOT NULL
+            ) STRICT;
+            CREATE UNIQUE INDEX skips_one_per_job ON skips (job_id, volume_id) WHERE job_id IS NOT NULL;
+            CREATE INDEX skips_by_volume ON skips (account_id, volume_id, at);
+            CREATE TABLE volume_activity (
+                account_id     TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                volume_id      TEXT NOT NULL,
+                last_on_at     TEXT,
+                watched_since  TEXT,
+                watched_until  TEXT,
+                PRIMARY KEY (account_id, volume_id)
+            ) STRICT;
+            ALTER TABLE jobs ADD COLUMN parent_id TEXT;
+            CREATE INDEX jobs_by_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+            ALTER TABLE backups ADD COLUMN expires_at TEXT;",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 5usize;
+    let known = 6usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {

@@ -4,12 +4,15 @@
 //! is refused with a clear message rather than silently misread.
 
 mod accounts;
+mod audit;
 mod backups;
 mod dr_configs;
+mod guest_agents;
 mod jobs;
 mod mapping_overrides;
 mod migrations;
 mod notifications;
+mod policies;
 
 use std::path::Path;
 

@@ -24,6 +24,7 @@ pub fn router(lab: Arc<AzureLab>) -> Router {
         .route("/sessions/open", post(open_session))
         .route("/sessions/close", post(close_session))
         .route("/guest/disks", get(guest_disks))
+        .route("/guest-agent", get(guest_agent))
         .route("/disks/{name}/fill", post(fill_disk))
         .route("/copy-speed", put(copy_speed))
         .route("/copies/fail-next", post(fail_next))
@@ -199,4 +200,33 @@ async fn get_settings(State(lab): State<Arc<AzureLab>>) -> Json<Settings> {
 async fn put_settings(State(lab): State<Arc<AzureLab>>, Json(s): Json<Settings>) -> Json<Settings> {
     lab.set_settings(s);
     Json(lab.settings())
+}
+
+/// The guest-agent protocol Standby reads (docs/guest-agent.md), for every disk of the
+/// subscription: its ARM id, free space, and the power and session of the VM it is attached to.
+async fn guest_agent(State(lab): State<Arc<AzureLab>>) -> Json<serde_json::Value> {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    let now = lab.clock().now();
+    let sub = lab.cfg.subscription_id.clone();
+    let st = lab.state.lock();
+    let volumes: Vec<_> = st
+        .disks
+        .values()
+        .map(|d| {
+            let vm = d.managed_by.as_ref().and_then(|k| st.vms.get(k));
+            json!({
+                "id": format!(
+                    "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Compute/disks/{}",
+                    d.resource_group, d.name
+                ),
+                "name": d.name,
+                "vm": vm.map(|v| v.name.clone()),
+                "power_on": vm.map(|v| v.power_at(now) == Power::Running),
+                "session_user": vm.and_then(|v| v.session.clone()),
+                "size_bytes": d.size_gb as f64 * GIB,
+                "free_bytes": ((d.size_gb as f64 - d.used_gb).max(0.0) * GIB).round(),
+            })
+        })
+        .collect();
+    Json(json!({"source": "standby-lab simulated guest agent (Azure)", "volumes": volumes}))
 }

@@ -54,6 +54,7 @@ pub fn router(lab: Arc<PrismLab>) -> Router {
         .route("/{cluster}/disks/fill", post(fill_disk))
         .route("/{cluster}/guests", get(guests))
         .route("/{cluster}/guest/{vm}", get(guest))
+        .route("/{cluster}/guest-agent", get(guest_agent))
         .with_state(lab)
 }
 
@@ -395,5 +396,57 @@ async fn guest(State(lab): State<Arc<PrismLab>>, Path((name, vm)): Path<(String,
             .find_vm(&vm)
             .ok_or_else(|| ControlError::NotFound(format!("VM {vm}"), c.name.clone()))?;
         Ok(Json(render_guest(&c.vms[i])))
+    })
+}
+
+/// The guest-agent protocol Standby reads (docs/guest-agent.md): every VM's and volume group's
+/// disk with its free space, power and the user in session on the VM it is part of.
+async fn guest_agent(State(lab): State<Arc<PrismLab>>, Path(name): Path<String>) -> Ctl {
+    lab.with_state(|st, _| {
+        let c = &st.clusters[cluster_ix(st, &name)?];
+        let session = |v: &Vm| {
+            v.guest
+                .in_session
+                .then(|| v.guest.session_user.clone())
+                .flatten()
+        };
+        let mut volumes: Vec<Value> = c
+            .vms
+            .iter()
+            .map(|v| {
+                json!({
+                    "id": v.uuid.to_string(),
+                    "name": v.name,
+                    "vm": v.name,
+                    "power_on": v.power_on,
+                    "session_user": session(v),
+                    "size_bytes": v.disk.size_bytes,
+                    "free_bytes": v.disk.size_bytes.saturating_sub(v.disk.used_bytes),
+                })
+            })
+            .collect();
+        for g in &c.volume_groups {
+            let vm = g
+                .attached_vm
+                .and_then(|u| c.vms.iter().find(|v| v.uuid == u));
+            let (size, used) = g
+                .disks
+                .first()
+                .map(|d| (d.size_bytes, d.used_bytes))
+                .unwrap_or((0, 0));
+            volumes.push(json!({
+                "id": g.uuid.to_string(),
+                "name": g.name,
+                "vm": vm.map(|v| v.name.clone()),
+                "power_on": vm.map(|v| v.power_on),
+                "session_user": vm.and_then(session),
+                "size_bytes": size,
+                "free_bytes": size.saturating_sub(used),
+            }));
+        }
+        Ok(Json(json!({
+            "source": format!("standby-lab simulated guest agent on {}", c.name),
+            "volumes": volumes,
+        })))
     })
 }
