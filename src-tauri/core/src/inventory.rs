@@ -114,7 +114,7 @@ pub async fn discover(
                 Target::Ahv(crate::connect::ahv(&accounts, account)?)
             }
             crate::accounts::AccountSettings::Azure(_) => {
-                Target::Azure(crate::connect::azure(&accounts, account, clock)?)
+                Target::Azure(crate::connect::azure(&accounts, account, clock.clone())?)
             }
         };
         let id = match &target {
@@ -126,14 +126,28 @@ pub async fn discover(
             .map_err(crate::accounts::AccountError::from)?;
         (target, overrides)
     };
-    Ok(match target {
-        Target::Ahv(a) => a.client.discover_account(frame_account, &overrides).await?,
-        Target::Azure(a) => {
+    let (account_id, found) = match target {
+        Target::Ahv(a) => (
+            a.account.id,
+            a.client.discover_account(frame_account, &overrides).await?,
+        ),
+        Target::Azure(a) => (
+            a.account.id,
             a.client
                 .discover(frame_account, &a.settings.resource_groups, &overrides)
-                .await?
-        }
-    })
+                .await?,
+        ),
+    };
+    // The listing is what matters to the caller; a cache that could not be written is logged, and
+    // the next discovery writes it again.
+    let at = clock.now().to_rfc3339();
+    if let Err(e) = catalog
+        .lock()
+        .record_discovery(&account_id, frame_account, &found, &at)
+    {
+        tracing::warn!("the discovery of {frame_account} could not be recorded: {e}");
+    }
+    Ok(found)
 }
 
 #[derive(Debug, thiserror::Error)]

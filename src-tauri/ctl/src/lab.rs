@@ -16,7 +16,7 @@ pub enum LabCommand {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// How big the seeded Frame account is: small (36 users) or large (5,000 users).
+    /// How big the seeded Frame account is: small (36 users), large (5,000 users), or a number of users.
     #[arg(long, default_value = "small", value_name = "SIZE")]
     seed: SeedSize,
     /// Where state and certificates persist across restarts [default: <data folder>/lab].
@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Print the endpoints and credentials as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Listen on random loopback addresses and ports instead of the documented ones (to run
+    /// several labs side by side, as the crash test and the benchmark do).
+    #[arg(long)]
+    random_addresses: bool,
 }
 
 pub fn run(cmd: LabCommand, paths: &DataPaths) -> anyhow::Result<()> {
@@ -44,7 +48,7 @@ async fn serve(args: ServeArgs, paths: &DataPaths) -> anyhow::Result<()> {
     let lab = Lab::start(LabConfig {
         seed: args.seed,
         state_dir: Some(state_dir.clone()),
-        fixed_addresses: true,
+        fixed_addresses: !args.random_addresses,
         ..LabConfig::default()
     })
     .await

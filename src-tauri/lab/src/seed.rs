@@ -148,6 +148,8 @@ pub enum SeedSize {
     Small,
     /// 5,000 users: for benchmarks and the "does it stay fast" checks.
     Large,
+    /// Any number of users (the crash test seeds 1,000).
+    Users(usize),
 }
 
 impl SeedSize {
@@ -155,12 +157,13 @@ impl SeedSize {
         match self {
             SeedSize::Small => 36,
             SeedSize::Large => 5_000,
+            SeedSize::Users(n) => n,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown seed {0:?}: use small or large")]
+#[error("unknown seed {0:?}: use small, large, or a number of users (e.g. 1000)")]
 pub struct UnknownSeedSize(pub String);
 
 impl std::str::FromStr for SeedSize {
@@ -169,7 +172,10 @@ impl std::str::FromStr for SeedSize {
         match s {
             "small" => Ok(Self::Small),
             "large" => Ok(Self::Large),
-            other => Err(UnknownSeedSize(other.to_string())),
+            other => match other.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Self::Users(n)),
+                _ => Err(UnknownSeedSize(other.to_string())),
+            },
         }
     }
 }

@@ -169,12 +169,30 @@ fn migrations() -> Migrations<'static> {
             CREATE INDEX jobs_by_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
             ALTER TABLE backups ADD COLUMN expires_at TEXT;",
         ),
+        // The last discovery of each account's resources, so that listings (the Volumes page on
+        // 5,000 volumes, the timeline, the dashboard) need not ask the provider every time. A
+        // resource not seen in the latest discovery keeps its row with `gone_at` set: its backups
+        // still point at it.
+        M::up(
+            "CREATE TABLE volumes (
+                account_id     TEXT NOT NULL REFERENCES cloud_accounts(id) ON DELETE CASCADE,
+                provider_key   TEXT NOT NULL,
+                frame_account  TEXT NOT NULL,
+                name           TEXT NOT NULL,
+                kind           TEXT NOT NULL,
+                resource       TEXT NOT NULL,
+                seen_at        TEXT NOT NULL,
+                gone_at        TEXT,
+                PRIMARY KEY (account_id, provider_key)
+            ) STRICT;
+            CREATE INDEX volumes_by_account ON volumes (account_id, frame_account, name);",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 6usize;
+    let known = 7usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {

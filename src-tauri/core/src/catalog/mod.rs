@@ -13,12 +13,14 @@ mod mapping_overrides;
 mod migrations;
 mod notifications;
 mod policies;
+mod volumes;
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
 pub use accounts::{NewAccount, StoredAccount};
+pub use volumes::{provider_key, KnownVolume};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -94,5 +96,24 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn, Path::new(":memory:"))?;
         Ok(Self { conn })
+    }
+}
+
+/// For unit tests of the catalog's modules: rows the foreign keys need.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{Catalog, NewAccount};
+
+    /// Adds an AHV account named `name` and returns its id.
+    pub fn account(c: &Catalog, name: &str) -> String {
+        c.insert_account(&NewAccount {
+            name,
+            kind: crate::model::ProviderKind::Ahv,
+            endpoint: "https://10.0.0.1:9440",
+            settings: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        })
+        .expect("a fresh in-memory catalog takes an account")
+        .id
     }
 }
