@@ -46,6 +46,9 @@ pub struct JobRecord {
     pub error: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// The job that started this one (a backup of many volumes runs one child job per volume).
+    #[serde(default)]
+    pub parent_id: Option<String>,
 }
 
 /// A change of a job's row.
@@ -273,9 +276,38 @@ impl Jobs<'_> {
             outcome: None,
             error: None,
             created_at: self.clock.now().to_rfc3339(),
+            parent_id: None,
         };
         self.catalog.lock().insert_job(&job)?;
         Ok(job)
+    }
+
+    /// Journals a child job of `parent` under a deterministic id (see [`child_id`]): asked again
+    /// (a parent resumed after a crash while it was creating its children), it returns the child
+    /// already journaled instead of adding a second one.
+    pub fn create_child(
+        &self,
+        parent: &JobRecord,
+        key: &str,
+        kind: &str,
+        params: serde_json::Value,
+    ) -> Result<JobRecord, JobError> {
+        let job = JobRecord {
+            id: child_id(&parent.id, key),
+            kind: kind.to_string(),
+            account_id: parent.account_id.clone(),
+            params,
+            state: JobState::Queued,
+            progress: 0.0,
+            message: String::new(),
+            outcome: None,
+            error: None,
+            created_at: self.clock.now().to_rfc3339(),
+            parent_id: Some(parent.id.clone()),
+        };
+        let c = self.catalog.lock();
+        c.insert_job_once(&job)?;
+        Ok(c.job(&job.id)?.unwrap_or(job))
     }
 
     /// Runs (or resumes) `job` with `body`, and records how it ended: succeeded with the body's
@@ -338,4 +370,16 @@ impl Jobs<'_> {
         )?;
         result
     }
+}
+
+/// The id of `parent`'s child for `key` (e.g. a volume id): the same every time it is computed,
+/// so a parent that creates its children again after a crash finds the ones it made.
+pub fn child_id(parent: &str, key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{parent}\n{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }

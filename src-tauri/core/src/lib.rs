@@ -5,10 +5,12 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod autogrow;
 pub mod backup;
 pub mod cancel;
 pub mod catalog;
 pub mod clock;
+pub mod clone;
 pub mod connect;
 pub mod disaster_recovery;
 pub mod error;
@@ -17,12 +19,19 @@ pub mod health;
 pub mod inventory;
 pub mod jobs;
 pub mod lab_registration;
+pub mod limits;
 pub mod logging;
 pub mod model;
 pub mod notifications;
 pub mod paths;
+pub mod post_session;
 pub mod providers;
+pub mod restore;
 pub mod resumption;
+pub mod retention;
+pub mod schedule;
+pub mod scheduler;
+pub mod scheduler_lock;
 pub mod secret;
 pub mod secrets;
 

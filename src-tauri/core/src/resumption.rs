@@ -40,6 +40,37 @@ pub async fn resume_unfinished(
                     Err(e) => (false, e.to_string()),
                 }
             }
+            crate::restore::JOB_KIND => {
+                match crate::restore::resume(report, store, sink, &job, cancel.clone()).await {
+                    Ok(o) => (true, format!("finished: restored {}", o.plan.volume_name)),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+            crate::clone::JOB_KIND => {
+                match crate::clone::resume(report, store, sink, &job, cancel.clone()).await {
+                    Ok(o) => (
+                        true,
+                        format!("finished: {} desktops cloned", o.cloned.len()),
+                    ),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+            crate::autogrow::JOB_KIND => {
+                match crate::autogrow::resume(report, store, sink, &job, cancel.clone()).await {
+                    Ok(crate::autogrow::Action::Grown { .. }) => (true, "grown".to_string()),
+                    Ok(other) => (false, format!("not grown: {other:?}")),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+            crate::backup::all::JOB_KIND => {
+                let limits = crate::limits::Limits::default();
+                match crate::backup::all::resume(report, store, sink, &limits, &job, cancel.clone())
+                    .await
+                {
+                    Ok(o) => (true, format!("finished: {} backup rows", o.backups.len())),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
             other => (
                 false,
                 format!(

@@ -175,6 +175,7 @@ impl World {
             frame_account: FRAME.into(),
             volume: volume.into(),
             name: name.into(),
+            kind: backup::BackupKind::Manual,
         }
     }
 

@@ -45,6 +45,30 @@ pub enum AccountCommand {
     },
     /// Remove a cloud account and its keyring entries.
     Remove { name: String },
+    /// Set, clear or show where the account's guest agent answers: it reports each volume's
+    /// free space and who is in session (docs/guest-agent.md). Without one, autogrow does nothing.
+    GuestAgent(GuestAgentArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["url", "none", "show"])))]
+pub struct GuestAgentArgs {
+    /// The cloud account (name or id).
+    account: String,
+    /// The agent's address (http:// or https://); it must answer before it is stored.
+    #[arg(long)]
+    url: Option<String>,
+    /// Forget the account's guest agent.
+    #[arg(long)]
+    none: bool,
+    /// Show the account's guest agent and what it reports now.
+    #[arg(long)]
+    show: bool,
+    /// Store --url without checking that it answers (an agent not running yet).
+    #[arg(long)]
+    no_check: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -321,6 +345,113 @@ pub fn run(cmd: AccountCommand, paths: &DataPaths) -> anyhow::Result<()> {
         AccountCommand::Remove { name } => {
             let removed = accounts.remove(&name)?;
             println!("removed {} and its keyring entries", removed.name);
+        }
+        AccountCommand::GuestAgent(g) => guest_agent(&accounts, g)?,
+    }
+    Ok(())
+}
+
+/// `account guest-agent`: the agent's address is checked (and read once) before it is stored.
+fn guest_agent(accounts: &Accounts<'_>, g: GuestAgentArgs) -> anyhow::Result<()> {
+    use standby_core::guest;
+    let (account, _) = accounts.settings(&g.account)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let read = |url: &str| rt.block_on(guest::read(url));
+    let now = chrono::Utc::now();
+    let audit = |action: &str, detail: serde_json::Value| {
+        accounts.catalog.append_audit(
+            &standby_core::audit::NewAuditEntry::new(crate::audit::actor(), action)
+                .account(account.id.clone())
+                .detail(detail),
+            &now.to_rfc3339(),
+        )
+    };
+    if g.show {
+        let url = guest::configured(accounts.catalog, &account.id)?;
+        let answer = url.as_deref().map(|u| read(u).map_err(|e| e.to_string()));
+        if g.json {
+            let (report, error) = match answer {
+                Some(Ok(r)) => (Some(r), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "account": account.name, "url": url, "report": report, "error": error,
+                }))?
+            );
+        } else {
+            match (&url, answer) {
+                (None, _) => println!(
+                    "{} has no guest agent: free space and sessions are unknown (set one with --url)",
+                    account.name
+                ),
+                (Some(u), Some(Ok(r))) => println!(
+                    "{}: {u}\n  answers: {} ({} volumes)",
+                    account.name,
+                    r.source,
+                    r.volumes.len()
+                ),
+                (Some(u), Some(Err(e))) => {
+                    println!("{}: {u}", account.name);
+                    bail!("{e}");
+                }
+                (Some(_), None) => unreachable!("an address was read"),
+            }
+        }
+        return Ok(());
+    }
+    if g.none {
+        accounts
+            .catalog
+            .set_guest_agent(&account.id, None, &now.to_rfc3339())?;
+        audit("guest_agent.set", serde_json::json!({ "url": null }))?;
+        if g.json {
+            println!(
+                "{}",
+                serde_json::json!({"account": account.name, "url": null})
+            );
+        } else {
+            println!(
+                "{} has no guest agent now: autogrow does nothing and sessions are unknown",
+                account.name
+            );
+        }
+        return Ok(());
+    }
+    let url = g.url.expect("clap requires one of --url, --none, --show");
+    let url = guest::check_url(&url)?.to_string();
+    let answered = if g.no_check {
+        None
+    } else {
+        Some(read(&url).with_context(|| {
+            format!("{url} was not stored; fix the address, or pass --no-check to store it anyway")
+        })?)
+    };
+    accounts
+        .catalog
+        .set_guest_agent(&account.id, Some(&url), &now.to_rfc3339())?;
+    audit("guest_agent.set", serde_json::json!({ "url": url }))?;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({"account": account.name, "url": url, "report": answered})
+        );
+    } else {
+        match answered {
+            Some(r) => println!(
+                "{} reads its guest agent at {url}: {} ({} volumes)",
+                account.name,
+                r.source,
+                r.volumes.len()
+            ),
+            None => println!(
+                "{} reads its guest agent at {url} (not checked)",
+                account.name
+            ),
         }
     }
     Ok(())

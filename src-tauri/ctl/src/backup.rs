@@ -1,5 +1,5 @@
-//! `standbyctl backup ...`: back up one Azure volume now (replicated when DR is on), and list
-//! the backups the catalog holds.
+//! `standbyctl backup ...`: back up one volume now (Azure or AHV, replicated when DR is on), back
+//! up every volume of an account (`backup all`), and list the backups the catalog holds.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
@@ -7,41 +7,89 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use standby_core::accounts::Accounts;
-use standby_core::backup::{self, Backup, BackupRequest};
+use standby_core::backup::all::{self as backup_all, BackupAllOutcome, BackupAllRequest};
+use standby_core::backup::{self, Backup, BackupKind, BackupRequest};
 use standby_core::cancel::CancelFlag;
 use standby_core::catalog::{Catalog, SharedCatalog};
 use standby_core::clock::SystemClock;
 use standby_core::disaster_recovery::Report;
+use standby_core::inventory::ResourceKind;
 use standby_core::jobs::{JobProgress, ProgressSink};
+use standby_core::limits::Limits;
 use standby_core::notifications::NoSink;
 use standby_core::paths::DataPaths;
 use standby_core::secrets::Keyring;
 
 #[derive(Subcommand)]
 pub enum BackupCommand {
-    /// Back up one volume now (Azure): an incremental snapshot in its region and, when disaster
-    /// recovery is enabled for the account, a replica in the secondary region, followed until it
-    /// is usable. Exits 1 if any part failed. Ctrl-C cancels (what was made is kept).
+    /// Back up one volume now. Azure: an incremental snapshot in its region and, when disaster
+    /// recovery is enabled, a replica in the secondary region. AHV: a snapshot of the account's
+    /// protection domain (enable DR first), replicated to the secondary cluster. Followed until
+    /// usable. Exits 1 if any part failed. Ctrl-C cancels (what was made is kept).
     Create(Create),
+    /// Back up every persistent desktop of a Frame account (or other kinds, or named volumes).
+    /// Running desktops are powered off for their backup and on again after; desktops whose user
+    /// is in session, or whose session cannot be checked, are skipped (the reasons are printed).
+    /// Asks for confirmation: pass --yes, or look first with --dry-run. Exits 1 if any volume
+    /// failed. Ctrl-C cancels; `standbyctl jobs resume` finishes it later.
+    All(All),
     /// List the backups and replicas in the catalog, newest first.
     List(List),
 }
 
 #[derive(Args)]
 pub struct Create {
-    /// The Azure cloud account (name or id).
+    /// The cloud account (name or id), Azure or AHV.
     #[arg(long)]
     account: String,
     /// The Frame account the volume belongs to.
     #[arg(long)]
     frame_account: String,
-    /// The disk's name or ARM id; a VM's name stands for its OS disk (see `standbyctl inventory list`).
+    /// Azure: the disk's name or ARM id (a VM's name stands for its OS disk). AHV: the VM's or
+    /// volume group's name or uuid (see `standbyctl inventory list`).
     #[arg(long)]
     volume: String,
     /// Your name for the backup, e.g. "before the upgrade".
     #[arg(long)]
     name: String,
     /// Print the job's backups (primary, then replica) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct All {
+    /// The cloud account (name or id).
+    account: String,
+    /// The Frame account whose volumes are backed up.
+    #[arg(long)]
+    frame_account: String,
+    /// Resource kinds, comma separated: persistent-desktop (default), sandbox, utility-server,
+    /// enterprise-profile, personal-drive.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// Only these volumes (names or provider ids), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    volumes: Vec<String>,
+    /// The backups' name (default: "manual <date time>").
+    #[arg(long)]
+    name: Option<String>,
+    /// Print what would be backed up and what would be skipped, and why; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Confirm: back up everything the plan lists.
+    #[arg(long)]
+    yes: bool,
+    /// How many volumes to work on at once.
+    #[arg(long, default_value_t = standby_core::limits::DEFAULT_WORKERS)]
+    workers: usize,
+    /// Azure: at most this many copies in flight per target region.
+    #[arg(long, default_value_t = standby_core::limits::DEFAULT_COPIES_PER_REGION)]
+    copies_per_region: usize,
+    /// AHV: at most this many Prism tasks in flight per cluster.
+    #[arg(long, default_value_t = standby_core::limits::DEFAULT_PRISM_TASKS_PER_CLUSTER)]
+    prism_tasks: usize,
+    /// Print the outcome (plan, backups, failures) as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -80,6 +128,7 @@ impl ProgressSink for Terminal {
 pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
     let catalog: SharedCatalog = Catalog::open(&paths.catalog)?.shared();
     match cmd {
+        BackupCommand::All(a) => all(a, &catalog),
         BackupCommand::List(a) => {
             let account_id = match &a.account {
                 Some(name) => {
@@ -113,6 +162,7 @@ pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 frame_account: a.frame_account,
                 volume: a.volume,
                 name: a.name,
+                kind: BackupKind::Manual,
             };
             let report = Report {
                 catalog: &catalog,
@@ -154,15 +204,113 @@ pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
     }
 }
 
+fn kind_of(word: &str) -> anyhow::Result<ResourceKind> {
+    ResourceKind::from_tag(word).ok_or_else(|| {
+        anyhow::anyhow!("unknown kind {word:?}: use persistent-desktop, sandbox, utility-server, enterprise-profile or personal-drive")
+    })
+}
+
+fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
+    if !a.dry_run && !a.yes {
+        return Err(anyhow::Error::new(
+            standby_core::backup::BackupError::NotConfirmed,
+        ));
+    }
+    let resource_kinds = a
+        .kinds
+        .iter()
+        .map(|k| kind_of(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let actor = match std::env::var("USER").or_else(|_| std::env::var("USERNAME")) {
+        Ok(u) if !u.is_empty() => format!("standbyctl:{u}"),
+        _ => "standbyctl".to_string(),
+    };
+    let req = BackupAllRequest {
+        account: a.account,
+        frame_account: a.frame_account,
+        kind: BackupKind::Manual,
+        resource_kinds,
+        volumes: a.volumes,
+        name: a.name,
+        dry_run: a.dry_run,
+        actor,
+    };
+    let limits = Limits::new(a.copies_per_region, a.prism_tasks, a.workers);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = Report {
+        catalog,
+        clock: Arc::new(SystemClock),
+        sink: &NoSink,
+    };
+    let terminal = Terminal {
+        last: Mutex::new((-1, String::new())),
+    };
+    let quiet = standby_core::jobs::NoProgress;
+    let sink: &dyn ProgressSink = if std::io::stderr().is_terminal() {
+        &terminal
+    } else {
+        &quiet
+    };
+    let cancel = CancelFlag::new();
+    let out: BackupAllOutcome = rt
+        .block_on(async {
+            let stop = cancel.clone();
+            let ctrl_c = tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("cancelling: what was made so far is kept; `standbyctl jobs resume` finishes it");
+                    stop.cancel();
+                }
+            });
+            let out = backup_all::run(&report, &Keyring, sink, &limits, req, cancel.clone()).await;
+            ctrl_c.abort();
+            out
+        })
+        .context("backing up every volume did not complete")?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let verb = if out.job_id.is_some() {
+        "backed up"
+    } else {
+        "would be backed up"
+    };
+    println!("{} volumes {verb}:", out.plan.eligible.len());
+    for v in &out.plan.eligible {
+        let power = if v.power_cycle {
+            "  (running: powered off and on again)"
+        } else {
+            ""
+        };
+        println!("  {}{power}", v.volume_name);
+    }
+    println!("{} skipped:", out.plan.skipped.len());
+    for s in &out.plan.skipped {
+        println!(
+            "  {:<28} {:<16} {}",
+            s.volume_name,
+            s.reason.as_str(),
+            s.message
+        );
+    }
+    if !out.backups.is_empty() {
+        print_rows(&out.backups);
+    }
+    Ok(())
+}
+
 fn print_rows(rows: &[Backup]) {
     println!(
-        "{:<25}  {:<7}  {:<11}  {:>4}  {:<14}  {:<28}  NAME",
-        "CREATED", "SITE", "STATE", "%", "REGION", "VOLUME"
+        "{:<25}  {:<12}  {:<7}  {:<11}  {:>4}  {:<14}  {:<28}  NAME",
+        "CREATED", "KIND", "SITE", "STATE", "%", "WHERE", "VOLUME"
     );
     for b in rows {
         println!(
-            "{:<25}  {:<7}  {:<11}  {:>4.0}  {:<14}  {:<28}  {}",
+            "{:<25}  {:<12}  {:<7}  {:<11}  {:>4.0}  {:<14}  {:<28}  {}",
             b.created_at,
+            b.kind.as_str(),
             b.site.as_str(),
             b.state.as_str(),
             b.percent,

@@ -1,73 +1,17 @@
 //! `standbyctl` against the lab, as an administrator would drive it from a shell: add both kinds
 //! of account (secrets on standard input), test them, list an inventory, enable disaster recovery
-//! on AHV and on Azure, fail on purpose, and read the outcome. Then prove that no secret was
-//! written to the data folder (catalog, WAL, logs) or printed.
+//! on AHV and on Azure, back up a desktop and restore it, fail on purpose, and read the outcome.
+//! Then prove that no secret was written to the data folder (catalog, WAL, logs) or printed.
 //!
 //! Needs a Secret Service: `./test` runs it in a private D-Bus session with a throwaway keyring.
 //! Elsewhere it says why it is skipped (and fails under CI).
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use standby_lab::{Lab, LabConfig};
-
-struct Cli<'a> {
-    data: &'a Path,
-    transcript: String,
-}
-
-impl Cli<'_> {
-    fn run(&mut self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_standbyctl"))
-            .args(args)
-            .env("STANDBY_DATA_DIR", self.data)
-            .env("STANDBY_LOG", "debug")
-            .env_remove("STANDBY_PASSWORD")
-            .env_remove("STANDBY_CLIENT_SECRET")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            pipe.write_all(s.as_bytes()).unwrap();
-        }
-        drop(pipe);
-        let out = child.wait_with_output().unwrap();
-        self.transcript.push_str(&format!(
-            "$ standbyctl {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-        out
-    }
-
-    fn ok(&mut self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "standbyctl {} failed:\n{}",
-            args.join(" "),
-            self.transcript
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-fn keyring_available() -> bool {
-    let usable = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
-    if !usable {
-        let msg = "no D-Bus session (and so no Secret Service); ./test provides one";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}");
-        }
-        eprintln!("SKIPPED: {msg}");
-    }
-    usable
-}
+use support::{keyring_available, Cli};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_command_line_session_works_and_leaks_no_secret() {
@@ -76,10 +20,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
     }
     let lab = Lab::start(LabConfig::for_tests()).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut cli = Cli {
-        data: data.path(),
-        transcript: String::new(),
-    };
+    let mut cli = Cli::new(data.path());
     let (p, s, az) = (
         lab.prism[0].clone(),
         lab.prism[1].clone(),
@@ -462,6 +403,136 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
     );
     let resumed = cli.ok(&["jobs", "resume"], None);
     assert!(resumed.contains("No unfinished job."), "{resumed}");
+
+    // Restore the desktop from that backup. The session check needs the guest agent, and the
+    // desktop's user signed out; the restore replaces an assigned desktop's disk, so it is
+    // refused (exit 3) until the volume's name is typed, then done as a journaled job.
+    let agent = format!("{}azure/guest-agent", support::control(&lab));
+    cli.ok(&["account", "guest-agent", "azure", "--url", &agent], None);
+    let owner = azure_inventory
+        .iter()
+        .find(|r| {
+            r["provider_id"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{desk_disk}"))
+        })
+        .and_then(|r| r["owner"].as_str())
+        .map(str::to_string);
+    if let Some(user) = owner {
+        // Closing a session nobody has open is refused by the lab; either way nobody is in.
+        let tls = standby_core::providers::tls::web_client_config(None).unwrap();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap();
+        let _ = http
+            .post(format!("{}azure/sessions/close", support::control(&lab)))
+            .json(&serde_json::json!({ "user": user }))
+            .send()
+            .await;
+    }
+    let primary_backup = listed.iter().find(|b| b["site"] == "primary").unwrap();
+    let backup_id = primary_backup["id"].as_str().unwrap().to_string();
+    let plan = cli.json(&["restore", "plan", &backup_id, "--json"], None);
+    assert_eq!(plan["can_run"], true, "{plan:#}");
+    assert_eq!(plan["in_place"], true);
+    assert_eq!(plan["replaces_assigned_desktop"], true);
+    let volume = plan["volume_name"].as_str().unwrap().to_string();
+    let refused = cli.run(&["restore", "run", &backup_id, "--json"], None);
+    assert_eq!(refused.status.code(), Some(3), "{}", cli.tail());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--confirm-volume"),
+        "{}",
+        cli.tail()
+    );
+    let ticking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ticker = {
+        let (clock, ticking) = (lab.clock.clone(), ticking.clone());
+        tokio::spawn(async move {
+            while ticking.load(std::sync::atomic::Ordering::SeqCst) {
+                clock.advance(std::time::Duration::from_secs(30));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let restored = cli.run(
+        &[
+            "restore",
+            "run",
+            &backup_id,
+            "--confirm-volume",
+            &volume,
+            "--json",
+        ],
+        None,
+    );
+    ticking.store(false, std::sync::atomic::Ordering::SeqCst);
+    ticker.await.unwrap();
+    assert!(restored.status.success(), "{}", cli.tail());
+    let restored: serde_json::Value = serde_json::from_slice(&restored.stdout).unwrap();
+    let new_disk = restored["restored_volume"].as_str().unwrap();
+    assert!(
+        !new_disk.ends_with(&format!("/{desk_disk}")),
+        "a new disk: {restored:#}"
+    );
+    assert!(
+        restored["old_volume_kept"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(&desk_disk)),
+        "{restored:#}"
+    );
+    assert_eq!(restored["safety_backup"]["kind"], "safety", "{restored:#}");
+    let jobs: Vec<serde_json::Value> =
+        serde_json::from_str(&cli.ok(&["jobs", "list", "--json"], None)).unwrap();
+    assert!(
+        jobs.iter()
+            .any(|j| j["kind"] == "restore" && j["state"] == "succeeded"),
+        "{jobs:?}"
+    );
+    let notes: Vec<serde_json::Value> =
+        serde_json::from_str(&cli.ok(&["notifications", "--json"], None)).unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["level"] == "success" && n["title"].as_str().unwrap().starts_with("Restore")),
+        "{notes:#?}"
+    );
+
+    // A clone's pre-flight from the command line: the clusters have no guest agent here, so the
+    // running desktops' sessions cannot be seen and the plan is blocked (exit 3), saying why.
+    let out = cli.run(
+        &[
+            "clone",
+            "plan",
+            "primary",
+            "secondary",
+            "--frame-account",
+            "acme-pd",
+            "--dest-frame-account",
+            "acme-dr",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", cli.tail());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["can_run"], false);
+    let checks = plan["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "Remote site" && c["status"] == "ok"),
+        "{plan:#}"
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "Users in session (guest agent)"
+                && c["status"] == "blocked"
+                && c["message"].as_str().unwrap().contains("guest-agent")),
+        "{plan:#}"
+    );
 
     // The cluster's certificate changes: every call stops with a clear error until the
     // administrator checks the new certificate and confirms it.

@@ -83,6 +83,103 @@ impl Catalog {
         Ok(())
     }
 
+    /// Inserts rows in one transaction, leaving alone those a job already made for the same
+    /// volume and site (a step run again after a crash).
+    pub fn insert_backups_once(&self, rows: &[Backup]) -> Result<(), CatalogError> {
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare(&format!(
+                "INSERT INTO backups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                 ON CONFLICT (job_id, volume_id, site) WHERE job_id IS NOT NULL DO NOTHING"
+            ))?;
+            for b in rows {
+                stmt.execute(params![
+                    b.id,
+                    b.job_id,
+                    b.account_id,
+                    b.frame_account,
+                    b.volume_id,
+                    b.volume_name,
+                    b.name,
+                    b.kind.as_str(),
+                    b.site.as_str(),
+                    b.location,
+                    b.provider_ref,
+                    b.state.as_str(),
+                    b.percent,
+                    b.replica_of,
+                    b.error,
+                    b.created_at,
+                    b.updated_at,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets the state of every row a job made at a site (a protection-domain snapshot is one
+    /// backup of many volumes). `provider_ref` is kept when `None` is given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_job_backups(
+        &self,
+        job_id: &str,
+        site: BackupSite,
+        state: BackupState,
+        percent: f64,
+        provider_ref: Option<&str>,
+        error: Option<&str>,
+        at: &str,
+    ) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "UPDATE backups SET state = ?3, percent = ?4, provider_ref = COALESCE(?5, provider_ref), error = ?6, updated_at = ?7
+             WHERE job_id = ?1 AND site = ?2",
+            params![job_id, site.as_str(), state.as_str(), percent, provider_ref, error, at],
+        )?;
+        Ok(())
+    }
+
+    /// Every row a job made, primaries first.
+    pub fn backups_of_job(&self, job_id: &str) -> Result<Vec<Backup>, CatalogError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM backups WHERE job_id = ?1 ORDER BY site, volume_name, id"
+        ))?;
+        let rows = stmt.query_map(params![job_id], read)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// Every row the children of a job made (a backup of many volumes runs one per volume).
+    pub fn backups_of_children(&self, parent_id: &str) -> Result<Vec<Backup>, CatalogError> {
+        let cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("b.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {cols} FROM backups b JOIN jobs j ON j.id = b.job_id
+             WHERE j.parent_id = ?1 ORDER BY b.site, b.volume_name, b.id"
+        ))?;
+        let rows = stmt.query_map(params![parent_id], read)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// When each volume of an account last got an available scheduled backup (its primary), by
+    /// volume id.
+    pub fn last_scheduled_backups(
+        &self,
+        account_id: &str,
+    ) -> Result<std::collections::HashMap<String, String>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT volume_id, MAX(created_at) FROM backups
+             WHERE account_id = ?1 AND kind = 'scheduled' AND site = 'primary' AND state = 'available'
+             GROUP BY volume_id",
+        )?;
+        let rows = stmt.query_map(params![account_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Sets where a backup stands. `provider_ref` is kept when `None` is given.
     pub fn update_backup(
         &self,

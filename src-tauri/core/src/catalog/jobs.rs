@@ -35,9 +35,18 @@ fn json(v: &Option<String>, what: &str) -> Result<Option<serde_json::Value>, Cat
 
 impl Catalog {
     pub fn insert_job(&self, job: &JobRecord) -> Result<(), CatalogError> {
+        self.insert_job_with(job, "")
+    }
+
+    /// Inserts the job unless one with its id exists (a child journaled by an earlier attempt).
+    pub fn insert_job_once(&self, job: &JobRecord) -> Result<(), CatalogError> {
+        self.insert_job_with(job, "ON CONFLICT (id) DO NOTHING")
+    }
+
+    fn insert_job_with(&self, job: &JobRecord, conflict: &str) -> Result<(), CatalogError> {
         self.conn.execute(
-            "INSERT INTO jobs (id, kind, account_id, params, state, progress, message, outcome, error, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            &format!("INSERT INTO jobs (id, kind, account_id, params, state, progress, message, outcome, error, created_at, updated_at, parent_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11) {conflict}"),
             params![
                 job.id,
                 job.kind,
@@ -49,6 +58,7 @@ impl Catalog {
                 job.outcome.as_ref().map(|v| v.to_string()),
                 job.error,
                 job.created_at,
+                job.parent_id,
             ],
         )?;
         Ok(())
@@ -74,7 +84,7 @@ impl Catalog {
         let row = self
             .conn
             .query_row(
-                "SELECT id, kind, account_id, params, state, progress, message, outcome, error, created_at FROM jobs WHERE id = ?1",
+                "SELECT id, kind, account_id, params, state, progress, message, outcome, error, created_at, parent_id FROM jobs WHERE id = ?1",
                 params![id],
                 |r| {
                     Ok((
@@ -88,6 +98,7 @@ impl Catalog {
                         r.get::<_, Option<String>>(7)?,
                         r.get::<_, Option<String>>(8)?,
                         r.get::<_, String>(9)?,
+                        r.get::<_, Option<String>>(10)?,
                     ))
                 },
             )
@@ -103,6 +114,7 @@ impl Catalog {
             outcome,
             error,
             created_at,
+            parent_id,
         )) = row
         else {
             return Ok(None);
@@ -119,6 +131,7 @@ impl Catalog {
             message,
             error,
             created_at,
+            parent_id,
         }))
     }
 
@@ -148,6 +161,21 @@ impl Catalog {
         ids.iter()
             .filter_map(|id| self.job(id).transpose())
             .collect()
+    }
+
+    /// The children of a job with their states, oldest first.
+    pub fn child_jobs(&self, parent_id: &str) -> Result<Vec<(String, JobState)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, state FROM jobs WHERE parent_id = ?1 ORDER BY created_at, id")?;
+        let rows = stmt.query_map(params![parent_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, state) = row?;
+            Ok((id, parse_state(&state)?))
+        })
+        .collect()
     }
 
     pub fn job_steps(&self, job_id: &str) -> Result<Vec<StepRecord>, CatalogError> {

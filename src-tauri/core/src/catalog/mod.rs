@@ -4,7 +4,9 @@
 //! is refused with a clear message rather than silently misread.
 
 mod accounts;
+mod activity;
 mod audit;
+mod backup_retention;
 mod backups;
 mod dr_configs;
 mod guest_agents;
@@ -13,6 +15,8 @@ mod mapping_overrides;
 mod migrations;
 mod notifications;
 mod policies;
+pub mod schedules;
+mod skips;
 mod volumes;
 
 use std::path::Path;
@@ -20,6 +24,8 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use accounts::{NewAccount, StoredAccount};
+pub use activity::{VolumeActivity, MAX_GAP_SECS};
+pub use skips::SkipRecord;
 pub use volumes::{provider_key, KnownVolume};
 
 #[derive(Debug, thiserror::Error)]

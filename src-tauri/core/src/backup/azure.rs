@@ -1,6 +1,6 @@
-//! Backing up one Azure volume now, as a job: an incremental snapshot in the disk's region and,
-//! when disaster recovery is enabled for the account, its copy into the secondary region, followed
-//! until the replica is usable.
+//! One Azure volume's backup job: an incremental snapshot in the disk's region and, when disaster
+//! recovery is enabled for the account, its copy into the secondary region, followed until the
+//! replica is usable.
 //!
 //! The job's steps are `snapshot`, then (with DR) `copy` and `follow`. Each is idempotent: the
 //! snapshots are named after the job (`ctx.name_for`), a step looks for what a first attempt made
@@ -9,304 +9,81 @@
 //! so a resumed job acts on the same disk and the same site even if the inventory or the DR
 //! configuration changed meanwhile.
 //!
-//! Not built here: AHV volumes, schedules, retention, restore.
+//! A job started by a backup of many volumes may power-cycle the desktop: `power_cycle` (the VM,
+//! journaled with the job's parameters when the plan saw it running, before anything acted) adds
+//! `power_off` before the snapshot and `power_on` right after it; whatever ends the job, a desktop
+//! that was on is started again.
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::Accounts;
+use super::{Backup, BackupError, BackupRequest, BackupSite, BackupState};
 use crate::cancel::CancelFlag;
 use crate::catalog::CatalogError;
-use crate::connect::{self, ConnectError};
-use crate::disaster_recovery::{DrTarget, Report};
-use crate::inventory::{self, DiscoveredResource};
+use crate::disaster_recovery::Report;
 use crate::jobs::{JobContext, JobError, JobRecord, Jobs, ProgressSink};
+use crate::limits::Limits;
 use crate::notifications::{NewNotification, NotificationLevel, Notifier};
 use crate::providers::azure::snapshots::{NewCopy, NewSnapshot};
 use crate::providers::azure::{ids, ArmClient, ArmError, Progress, ResourceId, Tags, Watch};
-use crate::secrets::SecretStore;
-use crate::{ApiError, ErrorCode};
-
-/// The job kind a restart uses to find [`resume`].
-pub const JOB_KIND: &str = "backup";
-
-/// Why a backup exists. Only `manual` is made so far; the others are reserved for schedules,
-/// post-session backups and the safety snapshot of a restore.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum BackupKind {
-    Manual,
-    Scheduled,
-    PostSession,
-    Safety,
-}
-
-/// Where a backup lives: the volume's own region, or the DR secondary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum BackupSite {
-    Primary,
-    Replica,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum BackupState {
-    Creating,
-    /// Usable for a restore.
-    Available,
-    /// A replica whose copy is still running.
-    Replicating,
-    Failed,
-}
-
-macro_rules! text_enum {
-    ($t:ty { $($v:ident = $s:literal),* $(,)? }) => {
-        impl $t {
-            /// The value stored in the catalog (and accepted by its CHECK constraint).
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)* _ => None }
-            }
-        }
-    };
-}
-
-text_enum!(BackupKind { Manual = "manual", Scheduled = "scheduled", PostSession = "post_session", Safety = "safety" });
-text_enum!(BackupSite { Primary = "primary", Replica = "replica" });
-text_enum!(BackupState { Creating = "creating", Available = "available", Replicating = "replicating", Failed = "failed" });
-
-/// One backup or replica, as the catalog holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
-pub struct Backup {
-    pub id: String,
-    /// The job that made it (`None` once the job's record is deleted).
-    pub job_id: Option<String>,
-    pub account_id: String,
-    pub frame_account: String,
-    /// The provider's id of the volume (an ARM disk id).
-    pub volume_id: String,
-    /// The disk's name.
-    pub volume_name: String,
-    /// The administrator's name for the backup.
-    pub name: String,
-    pub kind: BackupKind,
-    pub site: BackupSite,
-    /// The region it lives in.
-    pub location: String,
-    /// The snapshot's ARM id.
-    pub provider_ref: Option<String>,
-    pub state: BackupState,
-    /// 0 to 100: a replica's copy; 100 once available.
-    pub percent: f64,
-    /// Of a replica: the primary backup it copies.
-    pub replica_of: Option<String>,
-    /// Why it failed, in the provider's words.
-    pub error: Option<String>,
-    /// RFC 3339.
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// "Back up this volume now."
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-pub struct BackupRequest {
-    /// The Azure cloud account (name or id).
-    pub account: String,
-    /// The Frame account the volume belongs to.
-    pub frame_account: String,
-    /// The disk's name or ARM id; a VM's name stands for its OS disk.
-    pub volume: String,
-    /// The administrator's name for the backup.
-    pub name: String,
-}
 
 /// What a backup job was asked, and what the request resolved to when it was accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct BackupParams {
+pub(crate) struct BackupParams {
     #[serde(flatten)]
-    request: BackupRequest,
-    account_id: String,
-    account_name: String,
-    volume_id: String,
-    volume_name: String,
-    location: String,
+    pub request: BackupRequest,
+    pub account_id: String,
+    pub account_name: String,
+    pub volume_id: String,
+    pub volume_name: String,
+    pub location: String,
     /// Where the replica goes: `None` when DR was not enabled for the account.
-    replica: Option<ReplicaTarget>,
+    pub replica: Option<ReplicaTarget>,
+    /// The VM (ARM id) to power off before the snapshot and on after: it was running when the
+    /// plan was made.
+    #[serde(default)]
+    pub power_cycle: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ReplicaTarget {
-    region: String,
-    resource_group: String,
+pub(crate) struct ReplicaTarget {
+    pub region: String,
+    pub resource_group: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    #[error(transparent)]
-    Arm(#[from] ArmError),
-    /// The job ran and failed (or was cancelled); the job's record says the same.
-    #[error("{0}")]
-    Job(#[from] JobError),
-    #[error("name the backup: the name is empty")]
-    EmptyName,
-    #[error("{volume:?} is not a volume of Frame account {frame_account:?} on {account}: name a disk (or a VM, for its OS disk) that `standbyctl inventory list {account} --frame-account {frame_account}` shows")]
-    UnknownVolume {
-        volume: String,
-        frame_account: String,
-        account: String,
-    },
-    #[error("{volume} is not backed up: {reason}")]
-    NotProtected { volume: String, reason: String },
-    #[error("job {job} is not a backup job that this version of Standby can resume: {reason}")]
-    NotResumable { job: String, reason: String },
-}
-
-impl From<BackupError> for ApiError {
-    fn from(e: BackupError) -> Self {
-        match e {
-            BackupError::Connect(e) => e.into(),
-            BackupError::Catalog(e) => e.into(),
-            BackupError::Arm(e) => e.into(),
-            BackupError::Job(e) => e.into(),
-            BackupError::UnknownVolume { .. } => ApiError::new(ErrorCode::NotFound, e.to_string()),
-            other => ApiError::new(ErrorCode::InvalidInput, other.to_string()),
-        }
-    }
-}
-
-/// The volume an administrator named: a disk id, a disk name, or (for an OS disk) its VM's name.
-fn find<'a>(resources: &'a [DiscoveredResource], volume: &str) -> Option<&'a DiscoveredResource> {
-    let v = volume.trim();
-    let disk_name = |r: &DiscoveredResource| {
-        ResourceId::parse(&r.provider_id)
-            .map(|id| id.name().to_string())
-            .unwrap_or_default()
+/// What a backup of `resource` resolves to now: its disk and region and, with DR, the replica's
+/// region and resource group. Journaled with the job, so a resume acts on the same.
+pub(crate) fn params_for(
+    account: &crate::model::CloudAccount,
+    disk_id: &str,
+    location: &str,
+    dr: Option<&crate::disaster_recovery::DrConfig>,
+    request: BackupRequest,
+    power_cycle: Option<String>,
+) -> Result<BackupParams, BackupError> {
+    let disk =
+        ResourceId::parse(disk_id).map_err(|e| ArmError::decode("a discovered disk id", e))?;
+    let replica = match dr.map(|c| &c.target) {
+        Some(crate::disaster_recovery::DrTarget::Azure {
+            secondary_region,
+            secondary_resource_group,
+        }) => Some(ReplicaTarget {
+            region: secondary_region.clone(),
+            resource_group: secondary_resource_group.clone(),
+        }),
+        // An Azure account cannot hold an AHV target; if a hand-edited catalog says so, there
+        // is nowhere to replicate to, and the notification will say "not replicated".
+        _ => None,
     };
-    resources
-        .iter()
-        .find(|r| ids::same(&r.provider_id, v) || disk_name(r).eq_ignore_ascii_case(v))
-        .or_else(|| resources.iter().find(|r| r.name.eq_ignore_ascii_case(v)))
-}
-
-/// Backs up one volume now: checks the request, journals a `backup` job, runs it, and reports
-/// the outcome to the notification center. Returns the job's backups (primary, then replica).
-pub async fn backup_now(
-    report: &Report<'_>,
-    store: &dyn SecretStore,
-    sink: &dyn ProgressSink,
-    req: BackupRequest,
-    cancel: CancelFlag,
-) -> Result<Vec<Backup>, BackupError> {
-    let name = req.name.trim().to_string();
-    if name.is_empty() {
-        return Err(BackupError::EmptyName);
-    }
-    let clock = report.clock.clone();
-    // Connecting first refuses an AHV account in words before discovery is attempted.
-    let azure = {
-        let c = report.catalog.lock();
-        connect::azure(
-            &Accounts { catalog: &c, store },
-            &req.account,
-            clock.clone(),
-        )?
-    };
-    let resources = inventory::discover(
-        report.catalog,
-        store,
-        &azure.account.id,
-        &req.frame_account,
-        clock.clone(),
-    )
-    .await?;
-    let resource = find(&resources, &req.volume).ok_or_else(|| BackupError::UnknownVolume {
-        volume: req.volume.clone(),
-        frame_account: req.frame_account.clone(),
-        account: azure.account.name.clone(),
-    })?;
-    let disk = ResourceId::parse(&resource.provider_id)
-        .map_err(|e| ArmError::decode("a discovered disk id", e))?;
-    if !resource.kind.is_protected() {
-        return Err(BackupError::NotProtected {
-            volume: disk.name().to_string(),
-            reason: resource
-                .not_protected_reason
-                .clone()
-                .unwrap_or_else(|| inventory::TEMPLATE_NOT_PROTECTED.to_string()),
-        });
-    }
-    let dr = report.catalog.lock().dr_config(&azure.account.id)?;
-    let replica = match dr {
-        Some(c) => match c.target {
-            DrTarget::Azure {
-                secondary_region,
-                secondary_resource_group,
-            } => Some(ReplicaTarget {
-                region: secondary_region,
-                resource_group: secondary_resource_group,
-            }),
-            // An Azure account cannot hold an AHV target; if a hand-edited catalog says so,
-            // there is nowhere to replicate to, and the notification will say "not replicated".
-            DrTarget::Ahv { .. } => None,
-        },
-        None => None,
-    };
-    let params = BackupParams {
-        request: BackupRequest { name, ..req },
-        account_id: azure.account.id.clone(),
-        account_name: azure.account.name.clone(),
+    Ok(BackupParams {
+        request,
+        account_id: account.id.clone(),
+        account_name: account.name.clone(),
         volume_id: disk.as_str().to_string(),
         volume_name: disk.name().to_string(),
-        location: resource.location.clone(),
+        location: location.to_string(),
         replica,
-    };
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock,
-        sink,
-    };
-    let value = serde_json::to_value(&params).expect("backup parameters serialise");
-    let job = jobs.create(JOB_KIND, Some(&azure.account.id), value)?;
-    run(report, sink, &azure.client, &job, &params, cancel).await
-}
-
-/// Runs a `backup` job again (after a crash, a kill or a cancel): done steps are replayed from the
-/// journal, an unfinished one runs again and finds what its first attempt made.
-pub async fn resume(
-    report: &Report<'_>,
-    store: &dyn SecretStore,
-    sink: &dyn ProgressSink,
-    job: &JobRecord,
-    cancel: CancelFlag,
-) -> Result<Vec<Backup>, BackupError> {
-    let not = |reason: String| BackupError::NotResumable {
-        job: job.id.clone(),
-        reason,
-    };
-    if job.kind != JOB_KIND {
-        return Err(not(format!("it is a {:?} job", job.kind)));
-    }
-    // Replaying a finished job would only announce its success a second time.
-    if job.state == crate::jobs::JobState::Succeeded {
-        return Err(not("it has already succeeded".into()));
-    }
-    let params: BackupParams =
-        serde_json::from_value(job.params.clone()).map_err(|e| not(e.to_string()))?;
-    let azure = {
-        let c = report.catalog.lock();
-        connect::azure(
-            &Accounts { catalog: &c, store },
-            &params.account_id,
-            report.clock.clone(),
-        )?
-    };
-    run(report, sink, &azure.client, job, &params, cancel).await
+        power_cycle,
+    })
 }
 
 /// What a step made: the catalog row and the snapshot in Azure.
@@ -321,6 +98,7 @@ struct Env<'a> {
     arm: ArmClient,
     p: &'a BackupParams,
     cancel: CancelFlag,
+    limits: &'a Limits,
 }
 
 impl Env<'_> {
@@ -360,7 +138,7 @@ impl Env<'_> {
             volume_id: self.p.volume_id.clone(),
             volume_name: self.p.volume_name.clone(),
             name: self.p.request.name.clone(),
-            kind: BackupKind::Manual,
+            kind: self.p.request.kind,
             site,
             location: location.to_string(),
             provider_ref: Some(provider_ref.to_string()),
@@ -598,19 +376,77 @@ async fn follow_step(
     }
 }
 
-async fn run(
+async fn power_step(
+    ctx: &JobContext<'_>,
+    env: &Env<'_>,
+    vm: &str,
+    on: bool,
+) -> Result<bool, JobError> {
+    let id = ResourceId::parse(vm)
+        .map_err(|e| JobError::Operation(ArmError::decode("the VM's id", e).into()))?;
+    let word = if on { "starting" } else { "deallocating" };
+    ctx.report(
+        if on { 60.0 } else { 1.0 },
+        &format!("{word} {}", id.name()),
+        None,
+    )?;
+    let now_on = env.arm.power_state(&id).await.map_err(arm_job)?.is_on();
+    // Already where it should be (a first attempt got there before dying): nothing to send.
+    if now_on != on {
+        if on {
+            env.arm.start(&id).await.map_err(arm_job)?;
+        } else {
+            env.arm.deallocate(&id).await.map_err(arm_job)?;
+        }
+    }
+    Ok(now_on != on)
+}
+
+fn arm_job(e: ArmError) -> JobError {
+    match e {
+        ArmError::Cancelled(_) => JobError::Cancelled,
+        e => JobError::Operation(e.into()),
+    }
+}
+
+/// Starts a desktop the job powered off, whatever stopped the job (cancel included): a crash
+/// is covered by the resume, which runs `power_on` again.
+async fn restore_power(arm: &ArmClient, vm: &str) {
+    let Ok(id) = ResourceId::parse(vm) else {
+        return;
+    };
+    match arm.power_state(&id).await {
+        Ok(s) if s.is_on() => {}
+        _ => {
+            if let Err(e) = arm.start(&id).await {
+                tracing::error!(
+                    "{} could not be started again after its backup: {e}",
+                    id.name()
+                );
+            }
+        }
+    }
+}
+
+/// Runs (or resumes) an Azure backup job. `quiet`: a child of a backup of many volumes, whose
+/// parent reports the outcome once for all.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run(
     report: &Report<'_>,
     sink: &dyn ProgressSink,
     arm: &ArmClient,
+    limits: &Limits,
     job: &JobRecord,
     p: &BackupParams,
     cancel: CancelFlag,
+    quiet: bool,
 ) -> Result<Vec<Backup>, BackupError> {
     let env = Env {
         report,
         arm: arm.watched(Watch::new().with_cancel(cancel.clone())),
         p,
         cancel: cancel.clone(),
+        limits,
     };
     let jobs = Jobs {
         catalog: report.catalog,
@@ -618,13 +454,32 @@ async fn run(
         sink,
     };
     let result = jobs
-        .run(job, cancel, async |ctx| {
+        .run(job, cancel.clone(), async |ctx| {
             let env = &env;
+            if let Some(vm) = &p.power_cycle {
+                ctx.step("power_off", || async {
+                    power_step(ctx, env, vm, false).await
+                })
+                .await?;
+            }
             let primary = ctx
                 .step("snapshot", || async { snapshot_step(ctx, env).await })
                 .await?;
+            if let Some(vm) = &p.power_cycle {
+                ctx.step("power_on", || async {
+                    power_step(ctx, env, vm, true).await
+                })
+                .await?;
+            }
             let mut made = vec![primary.backup_id.clone()];
             if let Some(target) = &p.replica {
+                // One copy per disk at a time, in order, and a bounded number per region: the
+                // slot is held from the copy's start until it is usable.
+                let _slot = env
+                    .limits
+                    .copy_slot(&target.region, &p.volume_id, &env.cancel)
+                    .await
+                    .ok_or(JobError::Cancelled)?;
                 let replica = ctx
                     .step("copy", || async {
                         copy_step(ctx, env, target, &primary).await
@@ -639,6 +494,11 @@ async fn run(
             Ok(serde_json::json!({ "backups": made }))
         })
         .await;
+    if result.is_err() {
+        if let Some(vm) = &p.power_cycle {
+            restore_power(arm, vm).await;
+        }
+    }
     let rows: Vec<Backup> = {
         let c = report.catalog.lock();
         [BackupSite::Primary, BackupSite::Replica]
@@ -646,7 +506,9 @@ async fn run(
             .filter_map(|site| c.backup_of_job(&job.id, &p.volume_id, site).transpose())
             .collect::<Result<_, _>>()?
     };
-    announce(report, job, p, &rows, &result);
+    if !quiet {
+        announce(report, job, p, &rows, &result);
+    }
     result.map(|_| rows).map_err(BackupError::from)
 }
 

@@ -1,0 +1,616 @@
+//! Backing up many volumes of an account at once: by default every persistent desktop, or other
+//! kinds, or an explicit list (a user's volumes after their session, for example).
+//!
+//! The run makes a plan (`plan.rs`: what is backed up, what is skipped and why), records the
+//! request in the audit log, and, unless it is a dry run, journals a parent job of kind
+//! `backup_all` whose first step is the plan. Skips go to the `skips` table.
+//!
+//! - Azure: one child job (kind `backup`, `parent_id` set) per eligible volume, its id derived
+//!   from the parent's and the volume's (`jobs::child_id`), created when a worker takes the volume
+//!   (an insert that keeps an existing row), so a parent resumed after a crash finds its children
+//!   and never makes two. Children run concurrently: `Limits::workers` at a time, within the
+//!   copy bounds per region and disk.
+//! - AHV: Prism snapshots a whole protection domain, so the parent itself powers off the running
+//!   desktops, takes one out-of-band snapshot for every eligible volume, powers them on again and
+//!   follows the replication (`ahv::steps`); no child jobs.
+//!
+//! A resumed parent continues where its journal stops: Azure children that succeeded are not run
+//! again, the others are resumed; desktops the plan saw running are powered on whatever happened.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{self, BackupPlan, Observations, PlannedVolume, Selection};
+use super::{ahv, azure, Backup, BackupError, BackupKind, BackupRequest};
+use crate::accounts::{AccountSettings, Accounts};
+use crate::audit::{self, NewAuditEntry};
+use crate::cancel::CancelFlag;
+use crate::catalog::SkipRecord;
+use crate::connect::{self, ConnectError};
+use crate::disaster_recovery::Report;
+use crate::inventory::{self, PowerState, ResourceKind};
+use crate::jobs::{
+    self as jobs_mod, JobError, JobRecord, JobState, Jobs, NoProgress, ProgressSink,
+};
+use crate::limits::Limits;
+use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::secrets::SecretStore;
+
+pub const JOB_KIND: &str = "backup_all";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct BackupAllRequest {
+    /// The cloud account (name or id).
+    pub account: String,
+    pub frame_account: String,
+    pub kind: BackupKind,
+    /// Empty: persistent desktops (or, with `volumes`, any protected kind).
+    #[serde(default)]
+    pub resource_kinds: Vec<ResourceKind>,
+    /// Empty: every volume of those kinds. Names or provider ids.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// The backups' name; by default after the kind and the time.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub dry_run: bool,
+    /// Who asked (`window`, `standbyctl:alice`, `scheduler`, `post-session`), for the audit log.
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct VolumeFailure {
+    pub volume_id: String,
+    pub volume_name: String,
+    /// The volume's child job, when there is one.
+    pub job_id: Option<String>,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct BackupAllOutcome {
+    /// The parent job (`None` for a dry run).
+    pub job_id: Option<String>,
+    pub plan: BackupPlan,
+    pub backups: Vec<Backup>,
+    pub failures: Vec<VolumeFailure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AllParams {
+    request: BackupAllRequest,
+    account_id: String,
+    account_name: String,
+    name: String,
+    ahv: bool,
+}
+
+fn default_name(kind: BackupKind, now: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{} {}",
+        kind.as_str().replace('_', "-"),
+        now.format("%Y-%m-%d %H:%M")
+    )
+}
+
+/// Discovers, observes and plans. Records what it saw of each volume's power (for the
+/// "unchanged" rule of later scheduled runs) before planning with it.
+async fn make_plan(
+    report: &Report<'_>,
+    store: &dyn SecretStore,
+    account_id: &str,
+    req: &BackupAllRequest,
+) -> Result<BackupPlan, BackupError> {
+    let now = report.clock.now();
+    let resources = inventory::discover(
+        report.catalog,
+        store,
+        account_id,
+        &req.frame_account,
+        report.clock.clone(),
+    )
+    .await?;
+    let seen: Vec<(String, bool)> = resources
+        .iter()
+        .filter_map(|r| match r.power {
+            Some(PowerState::On) => Some((r.provider_id.clone(), true)),
+            Some(PowerState::Off) => Some((r.provider_id.clone(), false)),
+            _ => None,
+        })
+        .collect();
+    let guest = crate::guest::read_for(report.catalog, account_id).await;
+    let (activity, last_scheduled) = {
+        let c = report.catalog.lock();
+        c.record_power_seen(account_id, &seen, now)?;
+        (
+            c.volume_activity(account_id)?,
+            c.last_scheduled_backups(account_id)?,
+        )
+    };
+    let session = |r: &inventory::DiscoveredResource| guest.session(r);
+    Ok(plan::plan(
+        &resources,
+        &Selection {
+            kind: req.kind,
+            resource_kinds: &req.resource_kinds,
+            volumes: &req.volumes,
+            now,
+        },
+        &Observations {
+            session: &session,
+            activity: &activity,
+            last_scheduled: &last_scheduled,
+        },
+    ))
+}
+
+/// Plans and (unless `dry_run`) backs up. See the module's documentation.
+pub async fn run(
+    report: &Report<'_>,
+    store: &dyn SecretStore,
+    sink: &dyn ProgressSink,
+    limits: &Limits,
+    req: BackupAllRequest,
+    cancel: CancelFlag,
+) -> Result<BackupAllOutcome, BackupError> {
+    let (account, is_ahv) = {
+        let c = report.catalog.lock();
+        let (account, settings) = Accounts { catalog: &c, store }
+            .settings(&req.account)
+            .map_err(ConnectError::from)?;
+        (account, matches!(settings, AccountSettings::Ahv(_)))
+    };
+    let name = req
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| default_name(req.kind, report.clock.now()));
+    if is_ahv && !req.dry_run {
+        // Refused before anything is planned or journaled: there is nothing to snapshot.
+        let a = ahv::connect(store, report, &account.id)?;
+        ahv::target_for(report, &a, &req.frame_account, &name, req.kind)?;
+    }
+    let plan = make_plan(report, store, &account.id, &req).await?;
+    let audit_detail = serde_json::json!({
+        "frame_account": req.frame_account,
+        "kind": req.kind,
+        "resource_kinds": req.resource_kinds,
+        "volumes": req.volumes.len(),
+        "dry_run": req.dry_run,
+        "eligible": plan.eligible.len(),
+        "skipped": plan.skipped.len(),
+    });
+    if req.dry_run {
+        let c = report.catalog.lock();
+        audit::record(
+            &c,
+            report.clock.as_ref(),
+            &NewAuditEntry::new(req.actor.clone(), "backup_all")
+                .account(account.id.clone())
+                .detail(audit_detail),
+        )?;
+        return Ok(BackupAllOutcome {
+            job_id: None,
+            plan,
+            backups: Vec::new(),
+            failures: Vec::new(),
+        });
+    }
+    let params = AllParams {
+        request: req.clone(),
+        account_id: account.id.clone(),
+        account_name: account.name.clone(),
+        name,
+        ahv: is_ahv,
+    };
+    let jobs = Jobs {
+        catalog: report.catalog,
+        clock: report.clock.clone(),
+        sink,
+    };
+    let job = jobs.create(
+        JOB_KIND,
+        Some(&account.id),
+        serde_json::to_value(&params).expect("parameters serialise"),
+    )?;
+    {
+        let c = report.catalog.lock();
+        audit::record(
+            &c,
+            report.clock.as_ref(),
+            &NewAuditEntry::new(req.actor.clone(), "backup_all")
+                .account(account.id.clone())
+                .job(job.id.clone())
+                .detail(audit_detail),
+        )?;
+    }
+    run_parent(
+        report,
+        store,
+        sink,
+        limits,
+        &job,
+        &params,
+        Some(plan),
+        cancel,
+    )
+    .await
+}
+
+/// Runs a `backup_all` job again after a crash, a kill or a cancel.
+pub async fn resume(
+    report: &Report<'_>,
+    store: &dyn SecretStore,
+    sink: &dyn ProgressSink,
+    limits: &Limits,
+    job: &JobRecord,
+    cancel: CancelFlag,
+) -> Result<BackupAllOutcome, BackupError> {
+    let not = |reason: String| BackupError::NotResumable {
+        job: job.id.clone(),
+        reason,
+    };
+    if job.kind != JOB_KIND {
+        return Err(not(format!("it is a {:?} job", job.kind)));
+    }
+    let fresh = report
+        .catalog
+        .lock()
+        .job(&job.id)?
+        .unwrap_or_else(|| job.clone());
+    if fresh.state == JobState::Succeeded {
+        return Err(not("it has already succeeded".into()));
+    }
+    let params: AllParams =
+        serde_json::from_value(fresh.params.clone()).map_err(|e| not(e.to_string()))?;
+    run_parent(report, store, sink, limits, &fresh, &params, None, cancel).await
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Tally {
+    backed_up: usize,
+    skipped: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_parent(
+    report: &Report<'_>,
+    store: &dyn SecretStore,
+    sink: &dyn ProgressSink,
+    limits: &Limits,
+    job: &JobRecord,
+    p: &AllParams,
+    fresh_plan: Option<BackupPlan>,
+    cancel: CancelFlag,
+) -> Result<BackupAllOutcome, BackupError> {
+    // Clients first: a refusal here leaves the job as it is, for a later resume.
+    enum Client {
+        Azure(connect::AzureAccount),
+        Ahv(
+            connect::AhvAccount,
+            ahv::AhvTarget,
+            Option<crate::providers::prism::PrismClient>,
+        ),
+    }
+    let client = if p.ahv {
+        let a = ahv::connect(store, report, &p.account_id)?;
+        let t = ahv::target_for(
+            report,
+            &a,
+            &p.request.frame_account,
+            &p.name,
+            p.request.kind,
+        )?;
+        let sec = ahv::connect(store, report, &t.secondary_account_id)
+            .ok()
+            .map(|s| s.client);
+        Client::Ahv(a, t, sec)
+    } else {
+        let c = report.catalog.lock();
+        Client::Azure(connect::azure(
+            &Accounts { catalog: &c, store },
+            &p.account_id,
+            report.clock.clone(),
+        )?)
+    };
+    let dr = report.catalog.lock().dr_config(&p.account_id)?;
+    let jobs = Jobs {
+        catalog: report.catalog,
+        clock: report.clock.clone(),
+        sink,
+    };
+    let failures = parking_lot::Mutex::new(Vec::<VolumeFailure>::new());
+    let plan_cell = parking_lot::Mutex::new(BackupPlan::default());
+    let result = jobs
+        .run(job, cancel.clone(), async |ctx| {
+            let plan: BackupPlan = ctx
+                .step("plan", || async {
+                    match fresh_plan {
+                        Some(p) => Ok(p),
+                        // Died before the plan was journaled: nothing acted yet, plan now.
+                        None => make_plan(report, store, &p.account_id, &p.request)
+                            .await
+                            .map_err(|e| JobError::Operation(e.into())),
+                    }
+                })
+                .await?;
+            let at = report.clock.now().to_rfc3339();
+            let skips: Vec<SkipRecord> = plan
+                .skipped
+                .iter()
+                .map(|s| SkipRecord {
+                    job_id: Some(job.id.clone()),
+                    account_id: p.account_id.clone(),
+                    volume_id: s.volume_id.clone(),
+                    volume_name: s.volume_name.clone(),
+                    reason: s.reason.as_str().to_string(),
+                    message: s.message.clone(),
+                    at: at.clone(),
+                })
+                .collect();
+            report.catalog.lock().record_skips(&skips)?;
+            let total = plan.eligible.len();
+            ctx.report(
+                1.0,
+                &format!("backing up {total} volumes ({} skipped)", plan.skipped.len()),
+                None,
+            )?;
+            match &client {
+                Client::Ahv(a, t, sec) => {
+                    if total > 0 {
+                        let env = ahv::Env {
+                            report,
+                            prism: &a.client,
+                            secondary: sec.as_ref(),
+                            limits,
+                            target: t,
+                            cancel: cancel.clone(),
+                        };
+                        let r = ahv::steps(ctx, &env, &plan.eligible).await;
+                        if r.is_err() {
+                            ahv::restore_power(&env, &plan.eligible).await;
+                        }
+                        r?;
+                    }
+                }
+                Client::Azure(a) => {
+                    use futures_util::stream::{self, StreamExt};
+                    let done = AtomicUsize::new(0);
+                    let shared = Shared {
+                        report,
+                        limits,
+                        job,
+                        p,
+                        account: a,
+                        dr: dr.as_ref(),
+                        done: &done,
+                        total,
+                        failures: &failures,
+                    };
+                    // Futures made by a plain call, not a closure's `async` block: the job's
+                    // future stays `Send` (callers spawn it).
+                    let futures: Vec<_> = plan
+                        .eligible
+                        .iter()
+                        .map(|v| volume_task(ctx, &shared, v, cancel.clone()))
+                        .collect();
+                    stream::iter(futures)
+                        .buffer_unordered(limits.workers())
+                        .collect::<()>()
+                        .await;
+                    if cancel.is_cancelled() {
+                        return Err(JobError::Cancelled);
+                    }
+                }
+            }
+            let failed = failures.lock().len();
+            let tally = Tally {
+                backed_up: total - failed,
+                skipped: plan.skipped.len(),
+            };
+            *plan_cell.lock() = plan;
+            if failed > 0 {
+                let first = failures.lock()[0].clone();
+                return Err(JobError::Operation(crate::ApiError::new(
+                    crate::ErrorCode::Unavailable,
+                    format!(
+                        "{failed} of {total} volumes were not backed up (first: {}: {}); resume the job to try them again",
+                        first.volume_name, first.error
+                    ),
+                )));
+            }
+            Ok(serde_json::to_value(&tally).expect("tally serialises"))
+        })
+        .await;
+    // The plan as journaled (also when the job stopped before reaching the end).
+    let plan = {
+        let kept = std::mem::take(&mut *plan_cell.lock());
+        if kept.eligible.is_empty() && kept.skipped.is_empty() {
+            journaled_plan(report, &job.id).unwrap_or(kept)
+        } else {
+            kept
+        }
+    };
+    let backups = {
+        let c = report.catalog.lock();
+        if p.ahv {
+            c.backups_of_job(&job.id)?
+        } else {
+            c.backups_of_children(&job.id)?
+        }
+    };
+    let failures = failures.into_inner();
+    announce(report, job, p, &plan, &backups, &failures, &result);
+    result.map_err(BackupError::from)?;
+    Ok(BackupAllOutcome {
+        job_id: Some(job.id.clone()),
+        plan,
+        backups,
+        failures,
+    })
+}
+
+struct Shared<'a> {
+    report: &'a Report<'a>,
+    limits: &'a Limits,
+    job: &'a JobRecord,
+    p: &'a AllParams,
+    account: &'a connect::AzureAccount,
+    dr: Option<&'a crate::disaster_recovery::DrConfig>,
+    done: &'a AtomicUsize,
+    total: usize,
+    failures: &'a parking_lot::Mutex<Vec<VolumeFailure>>,
+}
+
+async fn volume_task(
+    ctx: &jobs_mod::JobContext<'_>,
+    s: &Shared<'_>,
+    v: &PlannedVolume,
+    cancel: CancelFlag,
+) {
+    let outcome = child(s.report, s.limits, s.job, s.p, s.account, s.dr, v, cancel).await;
+    let n = s.done.fetch_add(1, Ordering::SeqCst) + 1;
+    match outcome {
+        Ok(()) | Err(BackupError::Job(JobError::Cancelled)) => {}
+        Err(e) => s.failures.lock().push(VolumeFailure {
+            volume_id: v.volume_id.clone(),
+            volume_name: v.volume_name.clone(),
+            job_id: Some(jobs_mod::child_id(&s.job.id, &v.volume_id)),
+            error: e.to_string(),
+        }),
+    }
+    let _ = ctx.report(
+        1.0 + 99.0 * n as f64 / s.total.max(1) as f64,
+        &format!("{n} of {} volumes done", s.total),
+        None,
+    );
+}
+
+fn journaled_plan(report: &Report<'_>, job_id: &str) -> Option<BackupPlan> {
+    let steps = report.catalog.lock().job_steps(job_id).ok()?;
+    let s = steps.into_iter().find(|s| s.name == "plan" && s.done)?;
+    serde_json::from_value(s.output?).ok()
+}
+
+/// One volume's child job: created (or found again) and run or resumed.
+#[allow(clippy::too_many_arguments)]
+async fn child(
+    report: &Report<'_>,
+    limits: &Limits,
+    parent: &JobRecord,
+    p: &AllParams,
+    a: &connect::AzureAccount,
+    dr: Option<&crate::disaster_recovery::DrConfig>,
+    v: &PlannedVolume,
+    cancel: CancelFlag,
+) -> Result<(), BackupError> {
+    let jobs = Jobs {
+        catalog: report.catalog,
+        clock: report.clock.clone(),
+        sink: &NoProgress,
+    };
+    let id = jobs_mod::child_id(&parent.id, &v.volume_id);
+    let existing = report.catalog.lock().job(&id)?;
+    let record = match existing {
+        Some(j) if j.state == JobState::Succeeded => return Ok(()),
+        Some(j) => j,
+        None => {
+            let request = BackupRequest {
+                account: p.account_id.clone(),
+                frame_account: p.request.frame_account.clone(),
+                volume: v.volume_id.clone(),
+                name: p.name.clone(),
+                kind: p.request.kind,
+            };
+            let power = v.power_cycle.then(|| v.vm_id.clone()).flatten();
+            let params =
+                azure::params_for(&a.account, &v.volume_id, &v.location, dr, request, power)?;
+            jobs.create_child(
+                parent,
+                &v.volume_id,
+                super::JOB_KIND,
+                serde_json::to_value(&params).expect("parameters serialise"),
+            )?
+        }
+    };
+    let params: azure::BackupParams =
+        serde_json::from_value(record.params.clone()).map_err(|e| BackupError::NotResumable {
+            job: record.id.clone(),
+            reason: e.to_string(),
+        })?;
+    azure::run(
+        report,
+        &NoProgress,
+        &a.client,
+        limits,
+        &record,
+        &params,
+        cancel,
+        true,
+    )
+    .await?;
+    Ok(())
+}
+
+fn announce(
+    report: &Report<'_>,
+    job: &JobRecord,
+    p: &AllParams,
+    plan: &BackupPlan,
+    backups: &[Backup],
+    failures: &[VolumeFailure],
+    result: &Result<serde_json::Value, JobError>,
+) {
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &plan.skipped {
+        *reasons.entry(s.reason.as_str()).or_default() += 1;
+    }
+    let skipped = if reasons.is_empty() {
+        "none skipped".to_string()
+    } else {
+        let parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        format!("{} skipped ({})", plan.skipped.len(), parts.join(", "))
+    };
+    let primaries = backups
+        .iter()
+        .filter(|b| {
+            b.site == super::BackupSite::Primary && b.state == super::BackupState::Available
+        })
+        .count();
+    let what = format!("{} of {}", p.request.frame_account, p.account_name);
+    let (level, body) = match result {
+        Ok(_) => (
+            NotificationLevel::Success,
+            format!("Backup «{}» of {what}: {} volumes backed up, {skipped}.", p.name, plan.eligible.len()),
+        ),
+        Err(JobError::Cancelled) => (
+            NotificationLevel::Warning,
+            format!("Backup «{}» of {what} was cancelled: {primaries} volumes backed up so far, {skipped}; the job can be resumed.", p.name),
+        ),
+        Err(e) => (
+            NotificationLevel::Error,
+            format!(
+                "Backup «{}» of {what} did not complete: {}. {primaries} backups available, {} volumes failed, {skipped}.",
+                p.name,
+                e.to_string().trim_end_matches('.'),
+                failures.len()
+            ),
+        ),
+    };
+    let note = NewNotification::new(level, format!("Backup of {what}"), body)
+        .account(p.account_id.clone())
+        .job(job.id.clone());
+    let catalog = report.catalog.lock();
+    let notifier = Notifier {
+        catalog: &catalog,
+        clock: report.clock.as_ref(),
+        sink: report.sink,
+    };
+    if let Err(e) = notifier.post(&note) {
+        tracing::error!("a notification could not be recorded: {e}");
+    }
+}
