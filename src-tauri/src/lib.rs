@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 pub mod lab;
+mod scheduling;
 mod state;
 mod tray;
 mod window;
@@ -67,7 +68,8 @@ pub fn run() -> std::process::ExitCode {
         .setup(move |app| {
             builder.mount_events(app);
             window::open_main(app.handle(), &webview_dir)?;
-            resume_unfinished_jobs(app.handle().clone());
+            // The scheduler finishes unfinished jobs first, then runs the schedules.
+            scheduling::start(app.handle().clone());
             tray::install(app.handle())?;
             Ok(())
         })
@@ -92,32 +94,4 @@ pub fn run() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// Jobs a previous run left unfinished (it crashed or was killed) are finished in the background
-/// once the window is up; their outcomes reach the notification center like any job's.
-fn resume_unfinished_jobs(app: tauri::AppHandle) {
-    let catalog = app.state::<state::AppState>().catalog.clone();
-    tauri::async_runtime::spawn(async move {
-        let sink = commands::WindowSink(app.clone());
-        let report = standby_core::disaster_recovery::Report {
-            catalog: &catalog,
-            clock: std::sync::Arc::new(standby_core::clock::SystemClock),
-            sink: &sink,
-        };
-        match standby_core::resumption::resume_unfinished(
-            &report,
-            &standby_core::secrets::Keyring,
-            &standby_core::jobs::NoProgress,
-            standby_core::cancel::CancelFlag::new(),
-        )
-        .await
-        {
-            Ok(done) if !done.is_empty() => {
-                tracing::info!(jobs = done.len(), "unfinished jobs picked up")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!("unfinished jobs could not be read: {e}"),
-        }
-    });
 }

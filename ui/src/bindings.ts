@@ -24,9 +24,64 @@ export const commands = {
 	 *  applied).
 	 */
 	discoverResources: (accountId: string, frameAccount: string) => typedError<DiscoveredResource_Serialize[], ApiError>(__TAURI_INVOKE("discover_resources", { accountId, frameAccount })),
+	/**
+	 *  An account's settings (address, user, regions, endpoints), never its secret: what the wizards
+	 *  prefill and show.
+	 */
+	cloudAccountSettings: (id: string) => typedError<AccountSettings_Serialize, ApiError>(__TAURI_INVOKE("cloud_account_settings", { id })),
 	drConfigs: () => typedError<DrConfig[], ApiError>(__TAURI_INVOKE("dr_configs")),
 	enableDrAhv: (request: EnableAhvDr_Deserialize) => typedError<DrEnabled, ApiError>(__TAURI_INVOKE("enable_dr_ahv", { request })),
 	enableDrAzure: (request: EnableAzureDr) => typedError<DrEnabled, ApiError>(__TAURI_INVOKE("enable_dr_azure", { request })),
+	/**  The storage containers of both clusters, for the vStore mapping table. */
+	listDrContainers: (primary: string, secondary: string) => typedError<BothClusterContainers_Serialize, ApiError>(__TAURI_INVOKE("list_dr_containers", { primary, secondary })),
+	/**
+	 *  *Test connection* of the AHV wizard: writes the remote sites of the plan on both clusters (a
+	 *  site must exist before a cluster can report on it), then runs the same checks as Enable, in the
+	 *  same order, so a passing test here is what Enable will find. Nothing is protected.
+	 */
+	testDrConnection: (request: EnableAhvDr_Deserialize) => typedError<DrConnectionCheck_Serialize, ApiError>(__TAURI_INVOKE("test_dr_connection", { request })),
+	/**
+	 *  The region step of the Azure wizard: is `secondary_region` usable, and how much quota headroom
+	 *  is left there for this Frame account's replicas and restores.
+	 */
+	checkDrRegion: (account: string, frameAccount: string, secondaryRegion: string, replicasKept: number) => typedError<RegionCheck_Serialize, ApiError>(__TAURI_INVOKE("check_dr_region", { account, frameAccount, secondaryRegion, replicasKept })),
+	/**  An account's schedule with its next five runs and latest runs; `None` when it has none yet. */
+	scheduleSettings: (account: string) => typedError<ScheduleSettings_Serialize | null, ApiError>(__TAURI_INVOKE("schedule_settings", { account })),
+	/**
+	 *  The next five runs of a schedule before it is saved, by the same rules the scheduler follows
+	 *  (`Schedule::change` for an account that has one, so the next-day rule shows).
+	 */
+	previewSchedule: (account: string, policy: SchedulePolicy_Deserialize) => typedError<SchedulePreview_Serialize, ApiError>(__TAURI_INVOKE("preview_schedule", { account, policy })),
+	/**
+	 *  Saves a schedule (the next-day rule applies to a change of one in force) and returns it as
+	 *  the window shows it.
+	 */
+	setSchedule: (account: string, policy: SchedulePolicy_Deserialize) => typedError<ScheduleSettings_Serialize, ApiError>(__TAURI_INVOKE("set_schedule", { account, policy })),
+	/**
+	 *  The backups a schedule's new number retained would delete. The schedule's number applies to
+	 *  volumes with no retention count of their own or of the account, which is what the engine's
+	 *  preview with an account count shows; when the account has its own count, the schedule's does
+	 *  not matter and the preview is of the counts in force.
+	 */
+	previewScheduleRetention: (account: string, keep: number) => typedError<ScheduleRetentionPreview_Serialize, ApiError>(__TAURI_INVOKE("preview_schedule_retention", { account, keep })),
+	/**  What retention would delete with this request (a new count is only previewed). */
+	previewRetention: (request: RetentionRequest_Deserialize) => typedError<RetentionPreview_Serialize, ApiError>(__TAURI_INVOKE("preview_retention", { request })),
+	/**
+	 *  Applies retention: saves the count given (if any) and deletes what the preview lists.
+	 *  Deletions a provider refuses are in the outcome's `failed`, tried again at the next run.
+	 */
+	applyRetention: (request: RetentionRequest_Deserialize) => typedError<RetentionOutcome_Serialize, ApiError>(__TAURI_INVOKE("apply_retention", { request })),
+	postSessionSettings: (account: string) => typedError<PostSessionSettings_Serialize, ApiError>(__TAURI_INVOKE("post_session_settings", { account })),
+	/**  Saves the post-session switches of every kind and records who did it. */
+	setPostSession: (account: string, change: PostSessionChange_Deserialize) => typedError<PostSessionSettings_Serialize, ApiError>(__TAURI_INVOKE("set_post_session", { account, change })),
+	autogrowSettings: (account: string) => typedError<AutogrowView_Serialize, ApiError>(__TAURI_INVOKE("autogrow_settings", { account })),
+	/**  Saves the whole settings form (checked by the engine, audited as `autogrow.set`). */
+	setAutogrow: (account: string, settings: AutogrowSettings_Deserialize) => typedError<AutogrowSettings_Serialize, ApiError>(__TAURI_INVOKE("set_autogrow", { account, settings })),
+	/**
+	 *  Checks the Frame account's volumes now and grows those short of space (each growth a job,
+	 *  reported to the notification center).
+	 */
+	checkAutogrow: (account: string, frameAccount: string) => typedError<AutogrowOutcome_Serialize, ApiError>(__TAURI_INVOKE("check_autogrow", { account, frameAccount })),
 	listNotifications: (filter: NotificationFilter_Deserialize) => typedError<Notification_Serialize[], ApiError>(__TAURI_INVOKE("list_notifications", { filter })),
 	unreadNotificationCount: () => typedError<number, ApiError>(__TAURI_INVOKE("unread_notification_count")),
 	/**  Returns how many changed from unread to read. */
@@ -94,6 +149,50 @@ export type AccountHealth = {
 	tested_at: string,
 };
 
+export type AccountSettings = AccountSettings_Serialize | AccountSettings_Deserialize;
+
+export type AccountSettings_Deserialize = {
+	kind: "ahv",
+} & AhvSettings | {
+	kind: "azure",
+} & AzureSettings_Deserialize;
+
+export type AccountSettings_Serialize = {
+	kind: "ahv",
+} & AhvSettings | {
+	kind: "azure",
+} & AzureSettings_Serialize;
+
+/**  What a check did about one volume. */
+export type Action = Action_Serialize | Action_Deserialize;
+
+/**  What a check did about one volume. */
+export type Action_Deserialize = 
+/**  Nothing to do (or nothing possible: the decision says why). */
+{ action: "nothing" } | { action: "grown"; job_id: string } | 
+/**  Needs to grow but must wait (an Azure VM that is not deallocated). */
+{ action: "pending"; why: string } | { action: "failed"; job_id?: string | null; error: string } | { action: "cancelled"; job_id: string };
+
+/**  What a check did about one volume. */
+export type Action_Serialize = 
+/**  Nothing to do (or nothing possible: the decision says why). */
+{ action: "nothing" } | { action: "grown"; job_id: string } | 
+/**  Needs to grow but must wait (an Azure VM that is not deallocated). */
+{ action: "pending"; why: string } | { action: "failed"; job_id: string | null; error: string } | { action: "cancelled"; job_id: string };
+
+/**  One Prism Element cluster. The password is not here: it is in the keyring. */
+export type AhvSettings = {
+	/**  Host name or IP address of the cluster (its virtual IP). */
+	address: string,
+	port: number,
+	username: string,
+	/**
+	 *  SHA-256 of the certificate the user confirmed (lower-case hex). Calls go only to a
+	 *  cluster presenting exactly this certificate.
+	 */
+	trusted_sha256: string,
+};
+
 export type ApiError = {
 	code: ErrorCode,
 	message: string,
@@ -118,6 +217,231 @@ export type AppInfo_Serialize = {
 	log_dir: string,
 	/**  Present when Standby was started with the lab (`--lab`). */
 	lab: LabStatus_Serialize | null,
+};
+
+/**  What one check of an account found and did. */
+export type AutogrowOutcome = AutogrowOutcome_Serialize | AutogrowOutcome_Deserialize;
+
+/**  What one check of an account found and did. */
+export type AutogrowOutcome_Deserialize = {
+	account_id: string,
+	account_name: string,
+	frame_account: string,
+	settings: AutogrowSettings_Deserialize,
+	/**  Who reported free space (the guest agent's own words), when it was read. */
+	guest_source?: string | null,
+	/**  Why nothing was checked, when nothing was (autogrow off, no guest agent, ...). */
+	not_checked?: string | null,
+	/**
+	 *  The account's volumes, when they had to be looked at. A check whose guest agent reports
+	 *  no volume short of space does not list them (it does not even ask the provider).
+	 */
+	volumes: VolumeCheck_Deserialize[],
+	grown: number,
+	pending: number,
+	failed: number,
+	cancelled: boolean,
+};
+
+/**  What one check of an account found and did. */
+export type AutogrowOutcome_Serialize = {
+	account_id: string,
+	account_name: string,
+	frame_account: string,
+	settings: AutogrowSettings_Serialize,
+	/**  Who reported free space (the guest agent's own words), when it was read. */
+	guest_source: string | null,
+	/**  Why nothing was checked, when nothing was (autogrow off, no guest agent, ...). */
+	not_checked: string | null,
+	/**
+	 *  The account's volumes, when they had to be looked at. A check whose guest agent reports
+	 *  no volume short of space does not list them (it does not even ask the provider).
+	 */
+	volumes: VolumeCheck_Serialize[],
+	grown: number,
+	pending: number,
+	failed: number,
+	cancelled: boolean,
+};
+
+/**
+ *  An account's autogrow settings. The defaults are Frame's: off, grow by 10 GB when less than
+ *  5 GB is free, no maximum.
+ */
+export type AutogrowSettings = AutogrowSettings_Serialize | AutogrowSettings_Deserialize;
+
+/**
+ *  An account's autogrow settings. The defaults are Frame's: off, grow by 10 GB when less than
+ *  5 GB is free, no maximum.
+ */
+export type AutogrowSettings_Deserialize = {
+	enabled: boolean,
+	/**  Grow when less than this many GiB are free (fractions allowed). */
+	threshold_gb: number | null,
+	/**  Grow by this many GiB (whole: Azure sizes are whole GiB). */
+	increment_gb: number,
+	/**  Never grow a volume past this many GiB; `None`: no limit. */
+	max_gb?: number | null,
+};
+
+/**
+ *  An account's autogrow settings. The defaults are Frame's: off, grow by 10 GB when less than
+ *  5 GB is free, no maximum.
+ */
+export type AutogrowSettings_Serialize = {
+	enabled: boolean,
+	/**  Grow when less than this many GiB are free (fractions allowed). */
+	threshold_gb: number | null,
+	/**  Grow by this many GiB (whole: Azure sizes are whole GiB). */
+	increment_gb: number,
+	/**  Never grow a volume past this many GiB; `None`: no limit. */
+	max_gb: number | null,
+};
+
+/**  An account's autogrow settings and the volumes waiting for their VM to be deallocated. */
+export type AutogrowView = AutogrowView_Serialize | AutogrowView_Deserialize;
+
+/**  An account's autogrow settings and the volumes waiting for their VM to be deallocated. */
+export type AutogrowView_Deserialize = {
+	settings: AutogrowSettings_Deserialize,
+	pending: PendingGrowth[],
+};
+
+/**  An account's autogrow settings and the volumes waiting for their VM to be deallocated. */
+export type AutogrowView_Serialize = {
+	settings: AutogrowSettings_Serialize,
+	pending: PendingGrowth[],
+};
+
+/**  One Azure subscription reached through an app registration. The client secret is in the keyring. */
+export type AzureSettings = AzureSettings_Serialize | AzureSettings_Deserialize;
+
+/**  One Azure subscription reached through an app registration. The client secret is in the keyring. */
+export type AzureSettings_Deserialize = {
+	tenant_id: string,
+	client_id: string,
+	subscription_id: string,
+	resource_groups: string[],
+	primary_region: string,
+	/**  Resource Manager endpoint (public cloud by default; sovereign clouds and the lab differ). */
+	arm_url: string,
+	/**  Entra ID authority (token endpoint base). */
+	authority_url: string,
+	/**  Extra trusted root certificates (PEM) for the endpoints, e.g. a TLS-inspecting proxy's. */
+	extra_ca_pem?: string | null,
+};
+
+/**  One Azure subscription reached through an app registration. The client secret is in the keyring. */
+export type AzureSettings_Serialize = {
+	tenant_id: string,
+	client_id: string,
+	subscription_id: string,
+	resource_groups: string[],
+	primary_region: string,
+	/**  Resource Manager endpoint (public cloud by default; sovereign clouds and the lab differ). */
+	arm_url: string,
+	/**  Entra ID authority (token endpoint base). */
+	authority_url: string,
+	/**  Extra trusted root certificates (PEM) for the endpoints, e.g. a TLS-inspecting proxy's. */
+	extra_ca_pem: string | null,
+};
+
+/**  One backup or replica, as the catalog holds it. */
+export type Backup = Backup_Serialize | Backup_Deserialize;
+
+/**
+ *  Why a backup exists: asked for by hand, by a schedule, after a user's session ended, or as
+ *  the safety snapshot a restore takes first.
+ */
+export type BackupKind = "manual" | "scheduled" | "post_session" | "safety";
+
+/**  Where a backup lives: the volume's own region, or the DR secondary. */
+export type BackupSite = "primary" | "replica";
+
+export type BackupState = "creating" | 
+/**  Usable for a restore. */
+"available" | 
+/**  A replica whose copy is still running. */
+"replicating" | "failed";
+
+/**  One backup or replica, as the catalog holds it. */
+export type Backup_Deserialize = {
+	id: string,
+	/**  The job that made it (`None` once the job's record is deleted). */
+	job_id?: string | null,
+	account_id: string,
+	frame_account: string,
+	/**  The provider's id of the volume: an ARM disk id, a VM uuid or a volume group uuid (AHV). */
+	volume_id: string,
+	/**  The disk's name (Azure), the VM's or volume group's name (AHV). */
+	volume_name: string,
+	/**  The administrator's name for the backup. */
+	name: string,
+	kind: BackupKind,
+	site: BackupSite,
+	/**  Azure: the region it lives in. AHV: the cloud account (cluster) that holds it. */
+	location: string,
+	/**
+	 *  Azure: the snapshot's ARM id. AHV: `{protection domain}:{snapshot id}` on that cluster
+	 *  (one snapshot holds every volume of the domain backed up with it).
+	 */
+	provider_ref?: string | null,
+	state: BackupState,
+	/**  0 to 100: a replica's copy; 100 once available. */
+	percent: number | null,
+	/**  Of a replica: the primary backup it copies. */
+	replica_of?: string | null,
+	/**  Why it failed, in the provider's words. */
+	error?: string | null,
+	/**  RFC 3339. */
+	created_at: string,
+	updated_at: string,
+};
+
+/**  One backup or replica, as the catalog holds it. */
+export type Backup_Serialize = {
+	id: string,
+	/**  The job that made it (`None` once the job's record is deleted). */
+	job_id: string | null,
+	account_id: string,
+	frame_account: string,
+	/**  The provider's id of the volume: an ARM disk id, a VM uuid or a volume group uuid (AHV). */
+	volume_id: string,
+	/**  The disk's name (Azure), the VM's or volume group's name (AHV). */
+	volume_name: string,
+	/**  The administrator's name for the backup. */
+	name: string,
+	kind: BackupKind,
+	site: BackupSite,
+	/**  Azure: the region it lives in. AHV: the cloud account (cluster) that holds it. */
+	location: string,
+	/**
+	 *  Azure: the snapshot's ARM id. AHV: `{protection domain}:{snapshot id}` on that cluster
+	 *  (one snapshot holds every volume of the domain backed up with it).
+	 */
+	provider_ref: string | null,
+	state: BackupState,
+	/**  0 to 100: a replica's copy; 100 once available. */
+	percent: number | null,
+	/**  Of a replica: the primary backup it copies. */
+	replica_of: string | null,
+	/**  Why it failed, in the provider's words. */
+	error: string | null,
+	/**  RFC 3339. */
+	created_at: string,
+	updated_at: string,
+};
+
+export type BothClusterContainers = BothClusterContainers_Serialize | BothClusterContainers_Deserialize;
+
+export type BothClusterContainers_Deserialize = {
+	primary: ContainerChoice_Deserialize[],
+	secondary: ContainerChoice_Deserialize[],
+};
+
+export type BothClusterContainers_Serialize = {
+	primary: ContainerChoice_Serialize[],
+	secondary: ContainerChoice_Serialize[],
 };
 
 /**  What the user is shown before trusting a cluster's certificate. */
@@ -152,6 +476,49 @@ export type CloudAccount = {
 	/**  RFC 3339. */
 	created_at: string,
 };
+
+export type ConnectionTest = {
+	ok: boolean,
+	checks: Check[],
+};
+
+/**  A container the wizard offers for the vStore mapping. */
+export type ContainerChoice = ContainerChoice_Serialize | ContainerChoice_Deserialize;
+
+/**  A container the wizard offers for the vStore mapping. */
+export type ContainerChoice_Deserialize = {
+	name: string,
+	uuid: string,
+	capacity_bytes?: number | null,
+	free_bytes?: number | null,
+	/**  `NutanixManagementShare` and the like: never where Frame's resources live. */
+	nutanix_managed: boolean,
+	/**  Remote site name to the remote container it is mapped to already. */
+	mapped: { [key in string]: string },
+};
+
+/**  A container the wizard offers for the vStore mapping. */
+export type ContainerChoice_Serialize = {
+	name: string,
+	uuid: string,
+	capacity_bytes: number | null,
+	free_bytes: number | null,
+	/**  `NutanixManagementShare` and the like: never where Frame's resources live. */
+	nutanix_managed: boolean,
+	/**  Remote site name to the remote container it is mapped to already. */
+	mapped: { [key in string]: string },
+};
+
+/**  What the rule says about one volume. */
+export type Decision = 
+/**  Grow from `from_bytes` to `to_bytes`. */
+{ decision: "grow"; from_bytes: number | null; to_bytes: number | null } | 
+/**  Enough free space. */
+{ decision: "fine" } | 
+/**  It needs space but is already at (or past) the maximum. */
+{ decision: "at_maximum"; size_bytes: number | null; max_bytes: number | null } | 
+/**  Free space is not known. */
+{ decision: "unknown"; why: string };
 
 export type DesktopState = "assigned" | "unassigned" | "shadow";
 
@@ -209,6 +576,27 @@ export type DrConfig = {
 	target: DrTarget,
 	/**  RFC 3339. */
 	enabled_at: string,
+};
+
+/**  What *Test connection* did and found. */
+export type DrConnectionCheck = DrConnectionCheck_Serialize | DrConnectionCheck_Deserialize;
+
+/**  What *Test connection* did and found. */
+export type DrConnectionCheck_Deserialize = {
+	/**  The remote site on each cluster, created or brought up to date from the plan. */
+	sites: RemoteSitesResult_Deserialize,
+	test: ConnectionTest,
+	/**  The primary containers holding the Frame account's resources (each must be mapped). */
+	account_containers: string[],
+};
+
+/**  What *Test connection* did and found. */
+export type DrConnectionCheck_Serialize = {
+	/**  The remote site on each cluster, created or brought up to date from the plan. */
+	sites: RemoteSitesResult_Serialize,
+	test: ConnectionTest,
+	/**  The primary containers holding the Frame account's resources (each must be mapped). */
+	account_containers: string[],
 };
 
 export type DrEnabled = {
@@ -449,6 +837,72 @@ export type Notification_Serialize = {
 	read: boolean,
 };
 
+/**  A change waiting for the next day. */
+export type PendingChange = PendingChange_Serialize | PendingChange_Deserialize;
+
+/**  A change waiting for the next day. */
+export type PendingChange_Deserialize = {
+	policy: SchedulePolicy_Deserialize,
+	/**  The local date (in the time zone of the schedule in force at the change) it takes effect. */
+	effective_date: string,
+	/**  The instant it takes effect: the start of that day. */
+	effective_from: string,
+};
+
+/**  A change waiting for the next day. */
+export type PendingChange_Serialize = {
+	policy: SchedulePolicy_Serialize,
+	/**  The local date (in the time zone of the schedule in force at the change) it takes effect. */
+	effective_date: string,
+	/**  The instant it takes effect: the start of that day. */
+	effective_from: string,
+};
+
+/**  A volume waiting for its VM to be deallocated. */
+export type PendingGrowth = {
+	volume_name: string,
+	to_bytes: number | null,
+	why: string,
+	/**  RFC 3339: when it was first found pending. */
+	since: string,
+};
+
+/**  Post-session settings as the window sets them: every kind at once. */
+export type PostSessionChange = PostSessionChange_Serialize | PostSessionChange_Deserialize;
+
+/**  Post-session settings as the window sets them: every kind at once. */
+export type PostSessionChange_Deserialize = {
+	/**  The Frame account whose sessions are watched (kept as stored when `None`). */
+	frame_account?: string | null,
+	/**  The kinds backed up after a session; the others are switched off. */
+	enabled: ResourceKind[],
+};
+
+/**  Post-session settings as the window sets them: every kind at once. */
+export type PostSessionChange_Serialize = {
+	/**  The Frame account whose sessions are watched (kept as stored when `None`). */
+	frame_account: string | null,
+	/**  The kinds backed up after a session; the others are switched off. */
+	enabled: ResourceKind[],
+};
+
+/**  An account's post-session settings. */
+export type PostSessionSettings = PostSessionSettings_Serialize | PostSessionSettings_Deserialize;
+
+/**  An account's post-session settings. */
+export type PostSessionSettings_Deserialize = {
+	frame_account?: string | null,
+	/**  The kinds backed up after a session, in the order of [`KINDS`]. */
+	enabled: ResourceKind[],
+};
+
+/**  An account's post-session settings. */
+export type PostSessionSettings_Serialize = {
+	frame_account: string | null,
+	/**  The kinds backed up after a session, in the order of [`KINDS`]. */
+	enabled: ResourceKind[],
+};
+
 export type PowerState = "on" | "off" | 
 /**  Anything the API reports that is neither (kept as seen in `power_detail`). */
 "other";
@@ -459,6 +913,70 @@ export type ProviderKind =
 "ahv" | 
 /**  One Azure subscription (tenant, app registration, resource groups). */
 "azure";
+
+export type QuotaCheck = QuotaCheck_Serialize | QuotaCheck_Deserialize;
+
+export type QuotaCheck_Deserialize = {
+	region: string,
+	lines: QuotaLine_Deserialize[],
+};
+
+export type QuotaCheck_Serialize = {
+	region: string,
+	lines: QuotaLine_Serialize[],
+};
+
+/**  One counter of the secondary region against what the account would add to it. */
+export type QuotaLine = QuotaLine_Serialize | QuotaLine_Deserialize;
+
+/**  One counter of the secondary region against what the account would add to it. */
+export type QuotaLine_Deserialize = {
+	/**  What an administrator reads (`snapshots`, `Premium SSD managed disks`). */
+	name: string,
+	/**  ARM's usage code (`StandardSnapshotCount`). */
+	code: string,
+	current: number,
+	limit: number,
+	needed: number,
+	ok: boolean,
+	/**  The warning, with numbers, when not ok. */
+	message?: string | null,
+};
+
+/**  One counter of the secondary region against what the account would add to it. */
+export type QuotaLine_Serialize = {
+	/**  What an administrator reads (`snapshots`, `Premium SSD managed disks`). */
+	name: string,
+	/**  ARM's usage code (`StandardSnapshotCount`). */
+	code: string,
+	current: number,
+	limit: number,
+	needed: number,
+	ok: boolean,
+	/**  The warning, with numbers, when not ok. */
+	message: string | null,
+};
+
+/**  The whole answer of the region step of the wizard. */
+export type RegionCheck = RegionCheck_Serialize | RegionCheck_Deserialize;
+
+/**  The whole answer of the region step of the wizard. */
+export type RegionCheck_Deserialize = {
+	primary: string,
+	secondary: string,
+	/**  Blocking: the region cannot be used (same as primary, not available to the subscription). */
+	problems: string[],
+	quota: QuotaCheck_Deserialize,
+};
+
+/**  The whole answer of the region step of the wizard. */
+export type RegionCheck_Serialize = {
+	primary: string,
+	secondary: string,
+	/**  Blocking: the region cannot be used (same as primary, not available to the subscription). */
+	problems: string[],
+	quota: QuotaCheck_Serialize,
+};
 
 /**  What the wizard asks for to join the two clusters. */
 export type RemoteSitePlan = RemoteSitePlan_Serialize | RemoteSitePlan_Deserialize;
@@ -495,10 +1013,295 @@ export type RemoteSitePlan_Serialize = {
 	compression: boolean,
 };
 
+export type RemoteSitesResult = RemoteSitesResult_Serialize | RemoteSitesResult_Deserialize;
+
+export type RemoteSitesResult_Deserialize = {
+	on_primary: SiteOutcome_Deserialize,
+	on_secondary: SiteOutcome_Deserialize,
+};
+
+export type RemoteSitesResult_Serialize = {
+	on_primary: SiteOutcome_Serialize,
+	on_secondary: SiteOutcome_Serialize,
+};
+
 /**  The Frame words for what Standby protects. */
 export type ResourceKind = "sandbox" | "utility_server" | "persistent_desktop" | "enterprise_profile" | "personal_drive" | 
 /**  Not part of a Frame account: listed, never backed up. */
 "template_image";
+
+export type RetentionOutcome = RetentionOutcome_Serialize | RetentionOutcome_Deserialize;
+
+export type RetentionOutcome_Deserialize = {
+	preview: RetentionPreview_Deserialize,
+	/**  Backups deleted (rows removed). */
+	deleted: string[],
+	/**  Deletions refused or failed (kept, tried again next time), with the provider's words. */
+	failed: ([string, string])[],
+};
+
+export type RetentionOutcome_Serialize = {
+	preview: RetentionPreview_Serialize,
+	/**  Backups deleted (rows removed). */
+	deleted: string[],
+	/**  Deletions refused or failed (kept, tried again next time), with the provider's words. */
+	failed: ([string, string])[],
+};
+
+export type RetentionPreview = RetentionPreview_Serialize | RetentionPreview_Deserialize;
+
+export type RetentionPreview_Deserialize = {
+	account_id: string,
+	account_name: string,
+	/**  Every backup in scope: what is deleted and why the others are kept. */
+	verdicts: Verdict_Deserialize[],
+	/**  The snapshots deleted at the provider. */
+	snapshots: SnapshotDeletion[],
+	/**  Rows removed whose snapshot stays (shared with a kept row). */
+	rows_only: string[],
+};
+
+export type RetentionPreview_Serialize = {
+	account_id: string,
+	account_name: string,
+	/**  Every backup in scope: what is deleted and why the others are kept. */
+	verdicts: Verdict_Serialize[],
+	/**  The snapshots deleted at the provider. */
+	snapshots: SnapshotDeletion[],
+	/**  Rows removed whose snapshot stays (shared with a kept row). */
+	rows_only: string[],
+};
+
+/**  "What would retention do on this account (or this volume)?" */
+export type RetentionRequest = RetentionRequest_Serialize | RetentionRequest_Deserialize;
+
+/**  "What would retention do on this account (or this volume)?" */
+export type RetentionRequest_Deserialize = {
+	/**  The cloud account (name or id). */
+	account: string,
+	/**  Only this volume (its id or name). */
+	volume?: string | null,
+	/**
+	 *  A new count: for the volume when one is named, else for the account. `preview` only
+	 *  shows its effect; `apply` saves it.
+	 */
+	keep?: number | null,
+	include_manual?: boolean,
+};
+
+/**  "What would retention do on this account (or this volume)?" */
+export type RetentionRequest_Serialize = {
+	/**  The cloud account (name or id). */
+	account: string,
+	/**  Only this volume (its id or name). */
+	volume: string | null,
+	/**
+	 *  A new count: for the volume when one is named, else for the account. `preview` only
+	 *  shows its effect; `apply` saves it.
+	 */
+	keep: number | null,
+	include_manual: boolean,
+};
+
+export type RunState = 
+/**  Claimed; its backup is running (or was, when the scheduler stopped). */
+"running" | "succeeded" | 
+/**  The backup ran and some volumes were skipped or failed: the detail says which. */
+"partial" | "failed" | 
+/**  Due while no scheduler ran and older than the run caught up: not run. */
+"missed";
+
+/**
+ *  What the catalog stores for an account: the schedule in force and a change waiting for the
+ *  next day.
+ */
+export type Schedule = Schedule_Serialize | Schedule_Deserialize;
+
+/**  One schedule as an administrator sets it. */
+export type SchedulePolicy = SchedulePolicy_Serialize | SchedulePolicy_Deserialize;
+
+/**  One schedule as an administrator sets it. */
+export type SchedulePolicy_Deserialize = {
+	/**  The Frame account whose volumes are backed up. */
+	frame_account: string,
+	enabled: boolean,
+	/**  The local date of the first backup. */
+	first_date: string,
+	/**  The local wall time of every backup, `HH:MM`. */
+	first_time: string,
+	/**  An IANA time zone, e.g. `Europe/Amsterdam`. */
+	time_zone: string,
+	/**  Days between two backups (1 = daily). */
+	every_days: number,
+	/**  Scheduled backups kept per volume and site; older ones are deleted by retention. */
+	keep: number,
+};
+
+/**  One schedule as an administrator sets it. */
+export type SchedulePolicy_Serialize = {
+	/**  The Frame account whose volumes are backed up. */
+	frame_account: string,
+	enabled: boolean,
+	/**  The local date of the first backup. */
+	first_date: string,
+	/**  The local wall time of every backup, `HH:MM`. */
+	first_time: string,
+	/**  An IANA time zone, e.g. `Europe/Amsterdam`. */
+	time_zone: string,
+	/**  Days between two backups (1 = daily). */
+	every_days: number,
+	/**  Scheduled backups kept per volume and site; older ones are deleted by retention. */
+	keep: number,
+};
+
+/**  What saving a schedule now would store, and its next runs: a preview, nothing is saved. */
+export type SchedulePreview = SchedulePreview_Serialize | SchedulePreview_Deserialize;
+
+/**  What saving a schedule now would store, and its next runs: a preview, nothing is saved. */
+export type SchedulePreview_Deserialize = {
+	/**
+	 *  The schedule as it would be stored (with the change waiting for the next day when the
+	 *  next-day rule applies).
+	 */
+	schedule: Schedule_Deserialize,
+	/**  The next runs (RFC 3339, UTC). */
+	next: string[],
+	/**  The same instants as wall times of the schedule in force at each (`YYYY-MM-DD HH:MM TZ`). */
+	next_local: string[],
+};
+
+/**  What saving a schedule now would store, and its next runs: a preview, nothing is saved. */
+export type SchedulePreview_Serialize = {
+	/**
+	 *  The schedule as it would be stored (with the change waiting for the next day when the
+	 *  next-day rule applies).
+	 */
+	schedule: Schedule_Serialize,
+	/**  The next runs (RFC 3339, UTC). */
+	next: string[],
+	/**  The same instants as wall times of the schedule in force at each (`YYYY-MM-DD HH:MM TZ`). */
+	next_local: string[],
+};
+
+/**  What a change of the schedule's number retained would delete. */
+export type ScheduleRetentionPreview = ScheduleRetentionPreview_Serialize | ScheduleRetentionPreview_Deserialize;
+
+/**  What a change of the schedule's number retained would delete. */
+export type ScheduleRetentionPreview_Deserialize = {
+	/**  The verdict on every backup of the account with the new count. */
+	preview: RetentionPreview_Deserialize,
+	/**
+	 *  An account-wide retention count (set with `standbyctl retention apply --keep`): it governs
+	 *  instead of the schedule's number retained, so a change of the latter deletes nothing and
+	 *  `preview` shows the counts in force.
+	 */
+	account_count?: number | null,
+};
+
+/**  What a change of the schedule's number retained would delete. */
+export type ScheduleRetentionPreview_Serialize = {
+	/**  The verdict on every backup of the account with the new count. */
+	preview: RetentionPreview_Serialize,
+	/**
+	 *  An account-wide retention count (set with `standbyctl retention apply --keep`): it governs
+	 *  instead of the schedule's number retained, so a change of the latter deletes nothing and
+	 *  `preview` shows the counts in force.
+	 */
+	account_count: number | null,
+};
+
+/**  One recorded run of a schedule. */
+export type ScheduleRunSummary = ScheduleRunSummary_Serialize | ScheduleRunSummary_Deserialize;
+
+/**  One recorded run of a schedule. */
+export type ScheduleRunSummary_Deserialize = {
+	due_at: string,
+	state: RunState,
+	job_id?: string | null,
+	/**  What happened, in the engine's words. */
+	message?: string | null,
+	backed_up?: number | null,
+	skipped?: number | null,
+	failed?: number | null,
+};
+
+/**  One recorded run of a schedule. */
+export type ScheduleRunSummary_Serialize = {
+	due_at: string,
+	state: RunState,
+	job_id: string | null,
+	/**  What happened, in the engine's words. */
+	message: string | null,
+	backed_up: number | null,
+	skipped: number | null,
+	failed: number | null,
+};
+
+/**
+ *  An account's schedule as the window shows it: the engine's `ScheduleView` with each run's
+ *  detail read out (the engine keeps it as free JSON, which has no TypeScript type).
+ */
+export type ScheduleSettings = ScheduleSettings_Serialize | ScheduleSettings_Deserialize;
+
+/**
+ *  An account's schedule as the window shows it: the engine's `ScheduleView` with each run's
+ *  detail read out (the engine keeps it as free JSON, which has no TypeScript type).
+ */
+export type ScheduleSettings_Deserialize = {
+	account_id: string,
+	account_name: string,
+	schedule: Schedule_Deserialize,
+	/**  The next five runs (RFC 3339, UTC). */
+	next: string[],
+	/**  The same instants as wall times of the schedule in force at each (`YYYY-MM-DD HH:MM TZ`). */
+	next_local: string[],
+	/**  The latest runs recorded, newest first. */
+	runs: ScheduleRunSummary_Deserialize[],
+};
+
+/**
+ *  An account's schedule as the window shows it: the engine's `ScheduleView` with each run's
+ *  detail read out (the engine keeps it as free JSON, which has no TypeScript type).
+ */
+export type ScheduleSettings_Serialize = {
+	account_id: string,
+	account_name: string,
+	schedule: Schedule_Serialize,
+	/**  The next five runs (RFC 3339, UTC). */
+	next: string[],
+	/**  The same instants as wall times of the schedule in force at each (`YYYY-MM-DD HH:MM TZ`). */
+	next_local: string[],
+	/**  The latest runs recorded, newest first. */
+	runs: ScheduleRunSummary_Serialize[],
+};
+
+/**
+ *  What the catalog stores for an account: the schedule in force and a change waiting for the
+ *  next day.
+ */
+export type Schedule_Deserialize = {
+	in_force: SchedulePolicy_Deserialize,
+	/**
+	 *  When the schedule in force started to be in force: runs before it are not due (setting a
+	 *  schedule never "catches up" runs from before it existed).
+	 */
+	since: string,
+	pending?: PendingChange_Deserialize | null,
+};
+
+/**
+ *  What the catalog stores for an account: the schedule in force and a change waiting for the
+ *  next day.
+ */
+export type Schedule_Serialize = {
+	in_force: SchedulePolicy_Serialize,
+	/**
+	 *  When the schedule in force started to be in force: runs before it are not due (setting a
+	 *  schedule never "catches up" runs from before it existed).
+	 */
+	since: string,
+	pending: PendingChange_Serialize | null,
+};
 
 /**  One side of the pair of clusters, as the wizard knows it. */
 export type SiteEnd = {
@@ -510,11 +1313,116 @@ export type SiteEnd = {
 	port: number,
 };
 
+export type SiteOutcome = SiteOutcome_Serialize | SiteOutcome_Deserialize;
+
+export type SiteOutcome_Deserialize = {
+	cluster: string,
+	site_name: string,
+	/**  `created`, `updated` (existed with other settings) or `unchanged`. */
+	action: string,
+	status?: string | null,
+};
+
+export type SiteOutcome_Serialize = {
+	cluster: string,
+	site_name: string,
+	/**  `created`, `updated` (existed with other settings) or `unchanged`. */
+	action: string,
+	status: string | null,
+};
+
+/**
+ *  One snapshot at the provider that retention deletes: it goes only when every row that
+ *  references it goes.
+ */
+export type SnapshotDeletion = {
+	site: BackupSite,
+	provider_ref: string,
+	/**  The rows removed with it. */
+	backup_ids: string[],
+};
+
+/**  One backup's fate. */
+export type Verdict = Verdict_Serialize | Verdict_Deserialize;
+
+/**  One backup's fate. */
+export type Verdict_Deserialize = {
+	backup: Backup_Deserialize,
+	delete: boolean,
+	why: Why,
+	/**  The reason in words. */
+	detail: string,
+	/**
+	 *  When a kept backup is expected to be deleted (scheduled backups, from the schedule's next
+	 *  runs), RFC 3339.
+	 */
+	expires_at?: string | null,
+};
+
+/**  One backup's fate. */
+export type Verdict_Serialize = {
+	backup: Backup_Serialize,
+	delete: boolean,
+	why: Why,
+	/**  The reason in words. */
+	detail: string,
+	/**
+	 *  When a kept backup is expected to be deleted (scheduled backups, from the schedule's next
+	 *  runs), RFC 3339.
+	 */
+	expires_at: string | null,
+};
+
+export type VolumeCheck = VolumeCheck_Serialize | VolumeCheck_Deserialize;
+
+export type VolumeCheck_Deserialize = {
+	volume_id: string,
+	name: string,
+	kind: ResourceKind,
+	size_bytes: number | null,
+	free_bytes?: number | null,
+	decision: Decision,
+	action: Action_Deserialize,
+};
+
+export type VolumeCheck_Serialize = {
+	volume_id: string,
+	name: string,
+	kind: ResourceKind,
+	size_bytes: number | null,
+	free_bytes: number | null,
+	decision: Decision,
+	action: Action_Serialize,
+};
+
 /**  One row of the vStore mapping: a container on the sending cluster to one on the receiving one. */
 export type VstoreMapping = {
 	source: string,
 	destination: string,
 };
+
+/**  Why a backup is kept or deleted. */
+export type Why = 
+/**  Among the newest `keep` of its volume, site and kind. */
+"within_count" | 
+/**  Older than the newest `keep`: deleted. */
+"beyond_count" | 
+/**  The newest usable backup of its volume at its site. */
+"newest_usable" | 
+/**  Its copy to the secondary is still running. */
+"copy_source" | 
+/**  The newest replica, or the primary it was copied from: the next incremental copy needs it. */
+"incremental_base" | 
+/**  Still being made. */
+"in_progress" | 
+/**  Failed: not usable, left for the administrator to read. */
+"failed" | 
+/**  A manual or safety backup, and `include_manual` was not asked. */
+"manual" | 
+/**  No retention count applies to it. */
+"no_count" | 
+/**  Its deletion was refused or failed; tried again next time. */
+"delete_failed";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

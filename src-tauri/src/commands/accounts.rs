@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use standby_core::accounts::{AccountChanges, Accounts, NewAhvAccount, NewAzureAccount};
+use standby_core::accounts::{
+    AccountChanges, AccountSettings, Accounts, NewAhvAccount, NewAzureAccount,
+};
 use standby_core::clock::SystemClock;
 use standby_core::health::AccountHealth;
 use standby_core::inventory::DiscoveredResource;
@@ -40,6 +42,17 @@ fn accounts_do<T>(
         store: &Keyring,
     };
     Ok(f(&accounts)?)
+}
+
+/// An account's settings (address, user, regions, endpoints), never its secret: what the wizards
+/// prefill and show.
+#[tauri::command]
+#[specta::specta]
+pub fn cloud_account_settings(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<AccountSettings, ApiError> {
+    accounts_do(&state, |a| a.settings(&id).map(|(_, s)| s))
 }
 
 /// Reads a cluster's certificate for the administrator to confirm before adding it.

@@ -5,6 +5,7 @@ mod accounts;
 mod app;
 mod dr;
 mod notifications;
+mod policies;
 
 pub use notifications::WindowSink;
 
@@ -20,9 +21,25 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             accounts::edit_cloud_account,
             accounts::remove_cloud_account,
             accounts::discover_resources,
+            accounts::cloud_account_settings,
             dr::dr_configs,
             dr::enable_dr_ahv,
             dr::enable_dr_azure,
+            dr::list_dr_containers,
+            dr::test_dr_connection,
+            dr::check_dr_region,
+            // policies (scheduled backups, retention, post-session backups, autogrow)
+            policies::schedule_settings,
+            policies::preview_schedule,
+            policies::set_schedule,
+            policies::preview_schedule_retention,
+            policies::preview_retention,
+            policies::apply_retention,
+            policies::post_session_settings,
+            policies::set_post_session,
+            policies::autogrow_settings,
+            policies::set_autogrow,
+            policies::check_autogrow,
             // notifications (the notification center)
             notifications::list_notifications,
             notifications::unread_notification_count,

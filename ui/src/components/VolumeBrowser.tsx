@@ -1,8 +1,16 @@
-import { Badge, Button, Group, Loader, Select, Stack, Table, Text, TextInput, UnstyledButton } from "@mantine/core";
-import { IconArrowsSort, IconSearch, IconSortAscending, IconSortDescending } from "@tabler/icons-react";
+import { Badge, Button, Group, Loader, Menu, Select, Stack, Table, Text, TextInput, UnstyledButton } from "@mantine/core";
+import {
+  IconArrowsSort,
+  IconChevronDown,
+  IconResize,
+  IconSearch,
+  IconSortAscending,
+  IconSortDescending,
+} from "@tabler/icons-react";
 import { useEffect, useMemo, useState } from "react";
 
 import { commands, type ApiError, type CloudAccount, type DiscoveredResource, type ResourceKind } from "../bindings";
+import { AutogrowSettings } from "../policies/AutogrowSettings";
 import { ErrorNotice } from "./ErrorNotice";
 
 const KIND: Record<ResourceKind, string> = {
@@ -27,6 +35,7 @@ export function VolumeBrowser(props: { accounts: CloudAccount[] }) {
   const [volumes, setVolumes] = useState<DiscoveredResource[] | null>(null);
   const [search, setSearch] = useState("");
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: "name", desc: false });
+  const [dialog, setDialog] = useState<"autogrow" | null>(null);
 
   // The Frame account DR was enabled for on this cloud account, when there is one.
   useEffect(() => {
@@ -107,7 +116,27 @@ export function VolumeBrowser(props: { accounts: CloudAccount[] }) {
         <Button onClick={() => void list()} loading={loading} disabled={!accountId || !frameAccount.trim()}>
           List volumes
         </Button>
+        <Menu position="bottom-end" withinPortal>
+          <Menu.Target>
+            <Button variant="default" rightSection={<IconChevronDown size={14} />} ml="auto">
+              Volume actions
+            </Button>
+          </Menu.Target>
+          <Menu.Dropdown>
+            <Menu.Item leftSection={<IconResize size={16} />} onClick={() => setDialog("autogrow")}>
+              Autogrow settings
+            </Menu.Item>
+          </Menu.Dropdown>
+        </Menu>
       </Group>
+      {dialog === "autogrow" && (
+        <AutogrowSettings
+          accounts={props.accounts}
+          initialAccount={accountId}
+          frameAccount={frameAccount.trim()}
+          onClose={() => setDialog(null)}
+        />
+      )}
       {error && <ErrorNotice title="The volumes could not be listed" error={error} />}
       {loading && !volumes && <Loader aria-label="Listing volumes" />}
       {volumes && (

@@ -1,4 +1,6 @@
-import { Badge, Card, Loader, Table, Text, VisuallyHidden } from "@mantine/core";
+import { Badge, Button, Card, Loader, Stack, Table, Text, VisuallyHidden } from "@mantine/core";
+import { IconPlus } from "@tabler/icons-react";
+import { useState } from "react";
 
 import type { CloudAccount } from "../bindings";
 import { AccountTest } from "../components/AccountTest";
@@ -6,24 +8,36 @@ import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
 import type { Loaded } from "../ipc";
+import { AddAccountWizard } from "../wizards/AddAccountWizard";
 
 const KIND_LABEL = { ahv: "Nutanix AHV", azure: "Azure" } as const;
 const KIND_COLOR = { ahv: "teal", azure: "blue" } as const;
 
-export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> }) {
+export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> & { reload?: () => void } }) {
+  const [adding, setAdding] = useState(false);
+  const add = (
+    <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>
+      Add cloud account
+    </Button>
+  );
   return (
     <>
       <PageHeader
         title="Cloud accounts"
         description="The Prism Element clusters and Azure subscriptions Standby works with. Their secrets stay in the system keyring."
+        actions={props.accounts.state === "ready" && props.accounts.data.length > 0 ? add : undefined}
       />
+      {adding && <AddAccountWizard onClose={() => setAdding(false)} onChanged={() => props.accounts.reload?.()} />}
       <Card withBorder padding={props.accounts.state === "ready" && props.accounts.data.length > 0 ? 0 : "lg"}>
         {props.accounts.state === "loading" && <Loader aria-label="Loading cloud accounts" />}
         {props.accounts.state === "failed" && (
           <ErrorNotice title="Cloud accounts could not be read" error={props.accounts.error} />
         )}
         {props.accounts.state === "ready" && props.accounts.data.length === 0 && (
-          <NoAccounts onAccountsPage what="A cloud account is one Nutanix Prism Element cluster or one Azure subscription." />
+          <Stack align="center" gap="md">
+            <NoAccounts onAccountsPage what="A cloud account is one Nutanix Prism Element cluster or one Azure subscription." />
+            {add}
+          </Stack>
         )}
         {props.accounts.state === "ready" && props.accounts.data.length > 0 && (
           <Table striped highlightOnHover verticalSpacing="sm" horizontalSpacing="md">

@@ -1,5 +1,6 @@
-import { Alert, Badge, Card, Code, Loader, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Card, Code, Loader, Stack, Switch, Table, Text, Title } from "@mantine/core";
 import { IconInfoCircle, IconShieldOff } from "@tabler/icons-react";
+import { useState } from "react";
 
 import { commands, type CloudAccount, type DrConfig } from "../bindings";
 import { EmptyState } from "../components/EmptyState";
@@ -7,15 +8,39 @@ import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
 import { useCommand, type Loaded } from "../ipc";
+import { EnableDrWizard } from "../wizards/EnableDrWizard";
 
 export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }) {
   const hasAccounts = props.accounts.state === "ready" && props.accounts.data.length > 0;
+  const [wizard, setWizard] = useState(false);
+  // Bumped after Enable so that the list of configurations is read again.
+  const [generation, setGeneration] = useState(0);
   return (
     <>
       <PageHeader
         title="Disaster recovery"
         description="Back up every persistent resource and replicate it to a second AHV cluster or Azure region."
+        actions={
+          hasAccounts && (
+            <Switch
+              size="md"
+              label="Enable DR"
+              description="For a Frame account"
+              checked={wizard}
+              onChange={(e) => setWizard(e.currentTarget.checked)}
+              data-testid="enable-dr"
+              style={{ whiteSpace: "nowrap" }}
+            />
+          )
+        }
       />
+      {wizard && props.accounts.state === "ready" && (
+        <EnableDrWizard
+          accounts={props.accounts.data}
+          onClose={() => setWizard(false)}
+          onEnabled={() => setGeneration((g) => g + 1)}
+        />
+      )}
       <Stack gap="lg">
         <Alert variant="light" color="gray" icon={<IconInfoCircle />} title="What is protected">
           The sandbox, utility servers, persistent desktops, and each user's enterprise profile and personal drive.
@@ -30,7 +55,7 @@ export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }
             <NoAccounts what="Disaster recovery is enabled per Frame account, with a primary and a secondary site." />
           </Card>
         )}
-        {hasAccounts && <Configurations />}
+        {hasAccounts && <Configurations key={generation} />}
       </Stack>
     </>
   );
@@ -52,7 +77,8 @@ function Configurations() {
     return (
       <Card withBorder padding="lg">
         <EmptyState icon={<IconShieldOff size={30} />} title="Disaster recovery is not enabled yet">
-          No Frame account replicates to a secondary site yet. Enable it from the command line for now:{" "}
+          No Frame account replicates to a secondary site yet. Turn on <b>Enable DR</b> above: the wizard checks the
+          secondary site and the connection before anything is saved. From the command line:{" "}
           <Code>standbyctl dr enable-ahv --help</Code> or <Code>standbyctl dr enable-azure --help</Code>.
         </EmptyState>
       </Card>

@@ -1,5 +1,6 @@
-import { Card, Loader, Tabs } from "@mantine/core";
-import { IconArchive, IconArchiveOff, IconDatabase } from "@tabler/icons-react";
+import { Button, Card, Group, Loader, Tabs } from "@mantine/core";
+import { IconArchive, IconArchiveOff, IconDatabase, IconSettings } from "@tabler/icons-react";
+import { useState } from "react";
 
 import type { CloudAccount } from "../bindings";
 import { EmptyState } from "../components/EmptyState";
@@ -8,8 +9,10 @@ import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
 import { VolumeBrowser } from "../components/VolumeBrowser";
 import type { Loaded } from "../ipc";
+import { BackupSettings } from "../policies/ScheduleSettings";
 
 export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
+  const [backupSettings, setBackupSettings] = useState(false);
   const body = (what: string) => {
     if (props.accounts.state === "loading") return <Loader aria-label="Loading cloud accounts" />;
     if (props.accounts.state === "failed")
@@ -40,10 +43,20 @@ export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
             )}
           </Tabs.Panel>
           <Tabs.Panel value="backups" p="md">
+            {props.accounts.state === "ready" && props.accounts.data.length > 0 && (
+              <Group justify="flex-end" mb="sm">
+                <Button variant="default" leftSection={<IconSettings size={16} />} onClick={() => setBackupSettings(true)}>
+                  Settings
+                </Button>
+              </Group>
+            )}
+            {backupSettings && props.accounts.state === "ready" && (
+              <BackupSettings accounts={props.accounts.data} onClose={() => setBackupSettings(false)} />
+            )}
             {props.accounts.state === "ready" && props.accounts.data.length > 0 ? (
-              <EmptyState icon={<IconArchiveOff size={30} />} title="No backup yet">
-                Standby has not taken any backup. Taking, scheduling and restoring backups are not part of this
-                release yet; until then, Backups of a volume stay empty.
+              <EmptyState icon={<IconArchiveOff size={30} />} title="Backups are not listed here yet">
+                The backups of a volume are not listed in the window yet (<code>standbyctl backup list</code> lists
+                them). Scheduled and post-session backups are set under Settings.
               </EmptyState>
             ) : (
               body("Backups of a volume, manual and scheduled, with their replicas on the secondary site, appear here.")
