@@ -119,7 +119,12 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
     ];
     let mut dry = all.to_vec();
     dry.push("--dry-run");
+    let planning = Instant::now();
     let plan = cli.json(&dry, None);
+    // How long a start takes to plan (discovery, guest agent): kills are spread from half of it
+    // (still planning) to a few seconds past it (children, snapshots, power cycles, copies).
+    let planning = planning.elapsed();
+    eprintln!("a dry run took {planning:?}");
     let eligible: BTreeSet<String> = plan["plan"]["eligible"]
         .as_array()
         .expect("the dry run lists the eligible volumes")
@@ -132,32 +137,54 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
         eligible.len()
     );
 
-    // The first run starts the job; each later one picks it up where the last was killed.
+    // Until the job exists (discovery and planning come first), a restart runs `backup all` again;
+    // after, `jobs resume` picks it up where the last one was killed. Kills land anywhere: in
+    // discovery, planning, child creation, snapshots, power cycles and copies.
+    let catalog_path = data.path().join("standby.sqlite3");
+    let job_state = || {
+        let c = standby_core::catalog::Catalog::open(&catalog_path).expect("the catalog opens");
+        let parent = c
+            .recent_jobs(u32::MAX)
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == "backup_all");
+        let unfinished = c.unfinished_jobs().unwrap().len();
+        (parent.is_some(), unfinished)
+    };
     let started = Instant::now();
     let mut kills = 0;
+    let mut finished_early = false;
     while kills < KILLS {
-        let args: &[&str] = if kills == 0 {
-            &all
-        } else {
+        let (has_job, _) = job_state();
+        let args: &[&str] = if has_job {
             &["jobs", "resume", "--json"]
+        } else {
+            &all
         };
         let mut child = cli.spawn(args);
-        // Early kills land in the planning and snapshot phase, later ones among the copies.
-        let wait = Duration::from_millis(rng.random_range(50..=2_500));
+        let plan_ms = planning.as_millis() as u64;
+        let wait = Duration::from_millis(rng.random_range(plan_ms / 2..=plan_ms + 3_000));
         tokio::time::sleep(wait).await;
-        let finished = child.try_wait().unwrap().is_some();
-        if !finished {
+        let exited = child.try_wait().unwrap().is_some();
+        if !exited {
             child.kill().expect("SIGKILL is delivered");
             kills += 1;
         }
         let out = child.wait_with_output().unwrap();
         cli.record(args, &out);
-        if finished && kills > 0 {
-            // The job ended before this kill: nothing left to interrupt.
-            break;
+        if exited {
+            let (has_job, unfinished) = job_state();
+            if has_job && unfinished == 0 {
+                finished_early = true;
+                break;
+            }
         }
     }
     eprintln!("{kills} kills in {:?}", started.elapsed());
+    assert!(
+        !finished_early,
+        "the backup finished after {kills} kills: the run is too short for {KILLS} (slow the lab's clock down)"
+    );
     // The last start, left alone, finishes whatever is unfinished.
     let resumed = cli.json(&["jobs", "resume", "--json"], None);
     eprintln!("final resume: {resumed}");
