@@ -229,7 +229,7 @@ impl ArmClient {
     pub async fn follow_copy(&self, id: &ResourceId) -> Result<Snapshot, ArmError> {
         let what = format!("copy of {}", id.name());
         let policy = self.policy().clone();
-        let mut wait = policy.poll_min;
+        let mut pace = CopyPace::default();
         for _ in 0..policy.max_polls {
             let snap = self.get_snapshot(id).await?;
             match snap.copy_state() {
@@ -249,17 +249,19 @@ impl ArmClient {
                         percent: snap.properties.completion_percent.unwrap_or(0.0),
                     })
                 }
-                CopyState::Running(pct) => self.watch.report(Progress::Polling {
-                    what: what.clone(),
-                    status: snap.properties.provisioning_state.as_str().to_string(),
-                    percent: Some(pct),
-                }),
+                CopyState::Running(pct) => {
+                    self.watch.report(Progress::Polling {
+                        what: what.clone(),
+                        status: snap.properties.provisioning_state.as_str().to_string(),
+                        percent: Some(pct),
+                    });
+                    pace.observe(tokio::time::Instant::now(), pct);
+                }
             }
+            let wait = pace.next_wait(policy.poll_min, policy.poll_max);
             if !self.watch.cancel.sleep(wait).await {
                 return Err(ArmError::Cancelled(what));
             }
-            // Copies run for minutes to hours: poll less often as they go on.
-            wait = (wait.mul_f64(1.5)).clamp(policy.poll_min, policy.poll_max.max(Duration::ZERO));
         }
         Err(ArmError::OperationFailed {
             what,
@@ -330,5 +332,81 @@ mod tests {
         let mut s = Snapshot::default();
         s.properties.disk_size_gb = Some(u64::MAX);
         assert_eq!(s.size_bytes(), u64::MAX);
+    }
+}
+
+/// When to look at a running copy again. Copies run for minutes to hours, so a blind backoff
+/// either polls too often or finds the copy done long after it finished (a copy that ends just
+/// after a 60 s wait began is seen a minute late, and with a hundred copies in flight that delay
+/// is the whole schedule's). `completionPercent` climbs steadily, so the next look is aimed at the
+/// moment the observed rate says it will reach 100, within the policy's bounds.
+#[derive(Debug, Default)]
+struct CopyPace {
+    first: Option<(tokio::time::Instant, f64)>,
+    last: Option<(tokio::time::Instant, f64)>,
+    polls: u32,
+}
+
+impl CopyPace {
+    fn observe(&mut self, at: tokio::time::Instant, percent: f64) {
+        self.polls += 1;
+        if self.first.is_none() {
+            self.first = Some((at, percent));
+        }
+        self.last = Some((at, percent));
+    }
+
+    fn next_wait(&self, min: Duration, max: Duration) -> Duration {
+        let max = max.max(min);
+        let backoff = min.mul_f64(1.5f64.powi(self.polls.min(20) as i32)).min(max);
+        let (Some((t0, p0)), Some((t1, p1))) = (self.first, self.last) else {
+            return min;
+        };
+        let elapsed = t1.duration_since(t0).as_secs_f64();
+        let gained = p1 - p0;
+        if elapsed <= 0.0 || gained <= 0.0 {
+            // No rate yet (one reading, or a copy that has not moved): back off as before.
+            return backoff;
+        }
+        let remaining = (100.0 - p1).max(0.0) / (gained / elapsed);
+        // A little past the estimate, so that one look usually finds it done.
+        Duration::from_secs_f64(remaining * 1.02 + 0.05).clamp(min, max)
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn a_steady_copy_is_looked_at_when_it_should_be_done() {
+        let t0 = tokio::time::Instant::now();
+        let mut p = CopyPace::default();
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(p.next_wait(min, max), min, "nothing seen yet");
+        p.observe(t0, 10.0);
+        assert_eq!(
+            p.next_wait(min, max),
+            Duration::from_millis(1500),
+            "no rate yet: back off"
+        );
+        p.observe(t0 + Duration::from_secs(10), 30.0);
+        // 2 % a second, 70 % to go: about 35 s.
+        let w = p.next_wait(min, max).as_secs_f64();
+        assert!((35.0..37.0).contains(&w), "{w}");
+        p.observe(t0 + Duration::from_secs(20), 50.0);
+        let w = p.next_wait(min, Duration::from_secs(10)).as_secs_f64();
+        assert_eq!(w, 10.0, "never past the policy's maximum");
+    }
+
+    #[test]
+    fn a_copy_that_does_not_move_backs_off_within_bounds() {
+        let t0 = tokio::time::Instant::now();
+        let mut p = CopyPace::default();
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        for i in 0..30 {
+            p.observe(t0 + Duration::from_secs(i), 5.0);
+        }
+        assert_eq!(p.next_wait(min, max), max);
     }
 }
