@@ -25,8 +25,8 @@ use crate::connect::{self, ConnectError};
 use crate::disaster_recovery::Report;
 use crate::guest::{self, Observed};
 use crate::inventory::{self, DiscoveredResource, ResourceKind};
-use crate::jobs::{JobContext, JobError, JobRecord, JobState, Jobs, ProgressSink};
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::jobs::{JobContext, JobError, JobRecord, NotResumable, ProgressSink};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::azure::{ArmClient, ArmError, ResourceId};
 use crate::providers::prism::{PrismClient, PrismError};
 use crate::secrets::SecretStore;
@@ -197,8 +197,8 @@ pub enum AutogrowError {
     Job(#[from] JobError),
     #[error("{0}")]
     Invalid(String),
-    #[error("job {job} is not an autogrow job that this version of Standby can resume: {reason}")]
-    NotResumable { job: String, reason: String },
+    #[error("job {} is not an autogrow job that this version of Standby can resume: {}", .0.job, .0.reason)]
+    NotResumable(#[from] NotResumable),
 }
 
 impl From<AutogrowError> for ApiError {
@@ -351,6 +351,26 @@ struct Started {
     already: bool,
     /// The Prism task to follow.
     task: Option<String>,
+}
+
+impl Started {
+    /// At (or past) the target already: nothing is sent.
+    fn reached(found_bytes: f64) -> Self {
+        Started {
+            found_bytes,
+            already: true,
+            task: None,
+        }
+    }
+
+    /// The resize was sent; `task` is Prism's to follow (Azure answers at once).
+    fn sent(found_bytes: f64, task: Option<String>) -> Self {
+        Started {
+            found_bytes,
+            already: false,
+            task,
+        }
+    }
 }
 
 enum Client {
@@ -638,19 +658,8 @@ fn note_pending(
         ),
     )
     .account(account_id.to_string());
-    post(report, &c, &note);
+    report.announce_in(&c, &note);
     Ok(())
-}
-
-fn post(report: &Report<'_>, c: &crate::catalog::Catalog, note: &NewNotification) {
-    let notifier = Notifier {
-        catalog: c,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
 }
 
 /// Journals a growth job (with its audit entry), runs it and announces its outcome.
@@ -662,11 +671,7 @@ async fn grow(
     actor: &str,
     cancel: CancelFlag,
 ) -> Result<Action, AutogrowError> {
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let value = serde_json::to_value(&p).expect("autogrow parameters serialise");
     let job = jobs.create(JOB_KIND, Some(&p.account_id), value)?;
     audit::record(
@@ -697,18 +702,7 @@ pub async fn resume(
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<Action, AutogrowError> {
-    let not = |reason: String| AutogrowError::NotResumable {
-        job: job.id.clone(),
-        reason,
-    };
-    if job.kind != JOB_KIND {
-        return Err(not(format!("it is a {:?} job", job.kind)));
-    }
-    if job.state == JobState::Succeeded {
-        return Err(not("it has already succeeded".into()));
-    }
-    let p: GrowParams =
-        serde_json::from_value(job.params.clone()).map_err(|e| not(e.to_string()))?;
+    let p: GrowParams = job.resumable_params(JOB_KIND)?;
     let client = {
         let c = report.catalog.lock();
         let accounts = Accounts { catalog: &c, store };
@@ -730,11 +724,7 @@ async fn run(
     p: &GrowParams,
     cancel: CancelFlag,
 ) -> Result<Action, AutogrowError> {
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {
             let started = ctx
@@ -833,60 +823,36 @@ async fn grow_step(
         (Client::Prism(prism), Target::PrismVm { vm_uuid }) => {
             let (address, size) = prism_vm_disk(prism, p, vm_uuid).await?;
             if size >= p.to_bytes {
-                return Ok(Started {
-                    found_bytes: size,
-                    already: true,
-                    task: None,
-                });
+                return Ok(Started::reached(size));
             }
             let task = prism
                 .resize_vm_disk(vm_uuid, &address, p.to_bytes as u64)
                 .await
                 .map_err(prism_failed)?;
-            Ok(Started {
-                found_bytes: size,
-                already: false,
-                task: Some(task),
-            })
+            Ok(Started::sent(size, Some(task)))
         }
         (Client::Prism(prism), Target::PrismVolumeGroup { vg_uuid }) => {
             let (index, size) = prism_vg_disk(prism, p, vg_uuid).await?;
             if size >= p.to_bytes {
-                return Ok(Started {
-                    found_bytes: size,
-                    already: true,
-                    task: None,
-                });
+                return Ok(Started::reached(size));
             }
             let task = prism
                 .resize_volume_group_disk(vg_uuid, index, p.to_bytes as u64)
                 .await
                 .map_err(prism_failed)?;
-            Ok(Started {
-                found_bytes: size,
-                already: false,
-                task: Some(task),
-            })
+            Ok(Started::sent(size, Some(task)))
         }
         (Client::Azure(arm), Target::AzureDisk { disk_id }) => {
             let id = ResourceId::parse(disk_id)
                 .map_err(|e| arm_failed(ArmError::decode("the volume's id", e)))?;
             let size = arm.get_disk(&id).await.map_err(arm_failed)?.size_bytes() as f64;
             if size >= p.to_bytes {
-                return Ok(Started {
-                    found_bytes: size,
-                    already: true,
-                    task: None,
-                });
+                return Ok(Started::reached(size));
             }
             // PATCH diskSizeGB is synchronous for a grow and the client reads the size back.
             let to_gb = (p.to_bytes / GIB).ceil() as u64;
             arm.resize_disk(&id, to_gb).await.map_err(arm_failed)?;
-            Ok(Started {
-                found_bytes: size,
-                already: false,
-                task: None,
-            })
+            Ok(Started::sent(size, None))
         }
         _ => Err(operation(format!(
             "the job's target for {} does not match its account's kind",
@@ -970,7 +936,7 @@ fn announce(
     let note = NewNotification::new(level, format!("Autogrow of {name}"), body)
         .account(p.account_id.clone())
         .job(job.id.clone());
-    post(report, &report.catalog.lock(), &note);
+    report.announce(&note);
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Accounts;
-use crate::catalog::{CatalogError, SharedCatalog};
+use crate::catalog::{Catalog, CatalogError, SharedCatalog};
 use crate::clock::Clock;
 use crate::connect::{self, ConnectError};
+use crate::jobs::{Jobs, ProgressSink};
 use crate::model::Check;
 use crate::notifications::{NewNotification, NotificationLevel, NotificationSink, Notifier};
 use crate::providers::azure::setup::DrNeeds;
@@ -150,6 +151,35 @@ pub struct Report<'a> {
     pub sink: &'a dyn NotificationSink,
 }
 
+impl Report<'_> {
+    /// Journals and runs jobs against this report's catalog and clock, their progress to `sink`.
+    pub fn jobs<'s>(&'s self, sink: &'s dyn ProgressSink) -> Jobs<'s> {
+        Jobs {
+            catalog: self.catalog,
+            clock: self.clock.clone(),
+            sink,
+        }
+    }
+
+    /// Posts `note` to the notification center and to whoever watches. A note that cannot be
+    /// recorded is logged, not returned: telling of an operation must not change its outcome.
+    pub fn announce(&self, note: &NewNotification) {
+        self.announce_in(&self.catalog.lock(), note);
+    }
+
+    /// [`Report::announce`] for a caller that already holds the catalog's lock.
+    pub fn announce_in(&self, catalog: &Catalog, note: &NewNotification) {
+        let notifier = Notifier {
+            catalog,
+            clock: self.clock.as_ref(),
+            sink: self.sink,
+        };
+        if let Err(e) = notifier.post(note) {
+            tracing::error!("a notification could not be recorded: {e}");
+        }
+    }
+}
+
 fn notify(
     report: &Report<'_>,
     level: NotificationLevel,
@@ -161,15 +191,7 @@ fn notify(
     if let Some(id) = account_id {
         note = note.account(id);
     }
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    report.announce(&note);
 }
 
 /// Tells the notification center that DR is on: a success, or a warning when something an

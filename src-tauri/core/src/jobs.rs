@@ -51,6 +51,66 @@ pub struct JobRecord {
     pub parent_id: Option<String>,
 }
 
+/// Why a journaled job cannot be run again as the kind of job its caller runs. Each operation's
+/// error says it in its own words (`job … is not a restore job that … can resume: {reason}`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job {job} cannot be resumed: {reason}")]
+pub struct NotResumable {
+    pub job: String,
+    pub reason: String,
+}
+
+impl JobRecord {
+    fn not_resumable(&self, reason: String) -> NotResumable {
+        NotResumable {
+            job: self.id.clone(),
+            reason,
+        }
+    }
+
+    /// Refuses a job of another kind than `kind`.
+    pub fn expect_kind(&self, kind: &str) -> Result<(), NotResumable> {
+        if self.kind != kind {
+            return Err(self.not_resumable(format!("it is a {:?} job", self.kind)));
+        }
+        Ok(())
+    }
+
+    /// Refuses a job that has already succeeded: replaying it would only announce its success a
+    /// second time.
+    pub fn expect_unfinished(&self) -> Result<(), NotResumable> {
+        if self.state == JobState::Succeeded {
+            return Err(self.not_resumable("it has already succeeded".into()));
+        }
+        Ok(())
+    }
+
+    /// The parameters the job was journaled with, read back as `P`.
+    pub fn journaled_params<P: DeserializeOwned>(&self) -> Result<P, NotResumable> {
+        serde_json::from_value(self.params.clone()).map_err(|e| self.not_resumable(e.to_string()))
+    }
+
+    /// What the job's body returned ([`Jobs::run`]'s value), read back as `T`.
+    pub fn read_outcome<T: DeserializeOwned>(
+        &self,
+        outcome: serde_json::Value,
+    ) -> Result<T, JobError> {
+        serde_json::from_value(outcome).map_err(|e| JobError::Unreadable {
+            job: self.id.clone(),
+            step: "outcome".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The parameters of a `kind` job that can be resumed: not another kind, not succeeded, and
+    /// journaled with parameters this version reads.
+    pub fn resumable_params<P: DeserializeOwned>(&self, kind: &str) -> Result<P, NotResumable> {
+        self.expect_kind(kind)?;
+        self.expect_unfinished()?;
+        self.journaled_params()
+    }
+}
+
 /// A change of a job's row.
 #[derive(Debug, Clone, Copy)]
 pub struct JobUpdate<'a> {

@@ -31,7 +31,7 @@ use crate::catalog::CatalogError;
 use crate::connect::{self, ConnectError};
 use crate::disaster_recovery::{DrTarget, Report};
 use crate::model::ProviderKind;
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::azure::{ArmError, ResourceId};
 use crate::providers::prism::PrismError;
 use crate::secrets::SecretStore;
@@ -723,14 +723,7 @@ fn announce(
     };
     let note = NewNotification::new(level, format!("Retention on {}", s.account_name), body)
         .account(s.account_id.clone());
-    let notifier = Notifier {
-        catalog: &c,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    report.announce_in(&c, &note);
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::catalog::CatalogError;
 use crate::disaster_recovery::Report;
 use crate::inventory::ResourceKind;
 use crate::jobs::{JobState, ProgressSink};
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::schedule::due_key;
 use crate::secrets::SecretStore;
 use crate::ApiError;
@@ -538,15 +538,7 @@ impl Scheduler<'_> {
         if let Some(j) = job_id {
             note = note.job(j);
         }
-        let c = self.report.catalog.lock();
-        let notifier = Notifier {
-            catalog: &c,
-            clock: self.report.clock.as_ref(),
-            sink: self.report.sink,
-        };
-        if let Err(e) = notifier.post(&note) {
-            tracing::error!("a notification could not be recorded: {e}");
-        }
+        self.report.announce(&note);
     }
 
     /// Runs until cancelled: [`start`](Self::start), then a tick every `tick_secs`, the session

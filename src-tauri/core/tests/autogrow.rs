@@ -6,100 +6,33 @@
 //! task is a failure; a job killed mid-growth and resumed does not grow twice.
 
 mod azure_support;
+mod world;
 
 use std::sync::Arc;
 
-use azure_support::{control, disk_id, vm_id, LabTime};
+use azure_support::{disk_id, vm_id};
 use serde_json::json;
-use standby_core::accounts::Accounts;
 use standby_core::autogrow::{self, Action, AutogrowChange, AutogrowOutcome, Decision, GIB};
 use standby_core::cancel::CancelFlag;
-use standby_core::catalog::{Catalog, SharedCatalog};
-use standby_core::clock::Clock;
-use standby_core::disaster_recovery::Report;
-use standby_core::inventory::{self, DiscoveredResource, ResourceKind};
-use standby_core::jobs::{JobProgress, JobState, NoProgress, ProgressSink};
-use standby_core::lab_registration::{self, LabCluster, LabSubscription};
-use standby_core::notifications::{NoSink, Notification, NotificationFilter, NotificationLevel};
-use standby_core::secret::Secret;
-use standby_core::secrets::MemoryStore;
-use standby_lab::LabHandle;
+use standby_core::inventory::{DiscoveredResource, ResourceKind};
+use standby_core::jobs::{JobState, NoProgress, ProgressSink};
+use standby_core::notifications::NotificationLevel;
+use world::{Options, Seen, World, FRAME};
 
-const FRAME: &str = "acme-pd";
 const AHV: &str = "lab-ahv-primary";
 const AZURE: &str = "lab-azure";
 const CLUSTER: &str = "ahv-primary";
 
-struct World {
-    lab: LabHandle,
-    catalog: SharedCatalog,
-    store: Arc<MemoryStore>,
-    clock: Arc<dyn Clock>,
+/// The lab's accounts registered as the app registers them (guest agents included).
+async fn app_world() -> World {
+    World::with(Options {
+        as_the_app: true,
+        ..Options::default()
+    })
+    .await
 }
 
 impl World {
-    /// The lab's accounts registered as the app registers them (guest agents included).
-    async fn new() -> Self {
-        let lab = azure_support::start().await;
-        let catalog = Catalog::in_memory().unwrap().shared();
-        let store = Arc::new(MemoryStore::default());
-        let clock: Arc<dyn Clock> = Arc::new(LabTime(lab.clock.clone()));
-        let control_base = format!("{}/_lab/", lab.control_url.as_str().trim_end_matches('/'));
-        let clusters = lab
-            .prism
-            .iter()
-            .map(|p| LabCluster {
-                name: p.name.clone(),
-                address: p.ip.to_string(),
-                port: p.port,
-                username: p.username.clone(),
-                password: Secret::new(p.password.clone()),
-                certificate_sha256: p.certificate_sha256.clone(),
-                guest_agent_url: format!("{control_base}prism/{}/guest-agent", p.name),
-            })
-            .collect();
-        let a = &lab.azure;
-        let subscription = LabSubscription {
-            tenant_id: a.tenant_id.clone(),
-            client_id: a.client_id.clone(),
-            client_secret: Secret::new(a.client_secret.clone()),
-            subscription_id: a.subscription_id.clone(),
-            resource_groups: vec![a.resource_group.clone()],
-            primary_region: a.primary_region.clone(),
-            arm_url: a.arm_url.to_string(),
-            authority_url: a.authority_url.to_string(),
-            ca_certificate_pem: a.ca_certificate_pem.clone(),
-            guest_agent_url: format!("{control_base}azure/guest-agent"),
-        };
-        {
-            let c = catalog.lock();
-            lab_registration::register(
-                &Accounts {
-                    catalog: &c,
-                    store: store.as_ref(),
-                },
-                clusters,
-                subscription,
-                clock.now(),
-            )
-            .unwrap();
-        }
-        Self {
-            lab,
-            catalog,
-            store,
-            clock,
-        }
-    }
-
-    fn report(&self) -> Report<'_> {
-        Report {
-            catalog: &self.catalog,
-            clock: self.clock.clone(),
-            sink: &NoSink,
-        }
-    }
-
     fn set(&self, account: &str, change: AutogrowChange) {
         autogrow::update(
             &self.report(),
@@ -160,25 +93,6 @@ impl World {
         }
     }
 
-    async fn resources(&self, account: &str) -> Vec<DiscoveredResource> {
-        inventory::discover(
-            &self.catalog,
-            self.store.as_ref(),
-            account,
-            FRAME,
-            self.clock.clone(),
-        )
-        .await
-        .unwrap()
-    }
-
-    fn notes(&self) -> Vec<Notification> {
-        self.catalog
-            .lock()
-            .list_notifications(&NotificationFilter::default())
-            .unwrap()
-    }
-
     fn autogrow_jobs(&self) -> Vec<standby_core::jobs::JobRecord> {
         self.catalog
             .lock()
@@ -200,8 +114,7 @@ impl World {
     }
 
     async fn prism_fill(&self, body: serde_json::Value) {
-        control(
-            &self.lab,
+        self.control(
             reqwest::Method::POST,
             &format!("prism/{CLUSTER}/disks/fill"),
             Some(body),
@@ -220,8 +133,7 @@ impl World {
     }
 
     async fn azure_fill_free(&self, disk: &str, free_gb: f64) {
-        control(
-            &self.lab,
+        self.control(
             reqwest::Method::POST,
             &format!("azure/disks/{disk}/fill"),
             Some(json!({ "free_gb": free_gb })),
@@ -251,7 +163,7 @@ fn assert_at_max(o: &AutogrowOutcome, name: &str) {
 
 #[tokio::test]
 async fn prism_vm_disk_and_volume_group_grow_by_the_increment_never_past_the_maximum() {
-    let w = World::new().await;
+    let w = app_world().await;
     // Tasks take a few lab seconds: run the lab clock fast.
     w.lab.clock.set_scale(20.0);
     w.on(AHV, None);
@@ -334,7 +246,7 @@ async fn prism_vm_disk_and_volume_group_grow_by_the_increment_never_past_the_max
 
 #[tokio::test]
 async fn a_failing_prism_task_is_a_failure_not_a_success() {
-    let w = World::new().await;
+    let w = app_world().await;
     w.lab.clock.set_scale(20.0);
     w.on(AHV, None);
     w.settle(AHV).await;
@@ -345,8 +257,7 @@ async fn a_failing_prism_task_is_a_failure_not_a_success() {
         .count();
     let drive = "acme-pd-profile-0002";
     let before = w.prism_size(drive).await;
-    control(
-        &w.lab,
+    w.control(
         reqwest::Method::POST,
         &format!("prism/{CLUSTER}/faults/tasks"),
         Some(json!({"kind": "vg_disk_update", "count": 1, "error_code": 1203, "message": "Storage pool is out of space"})),
@@ -390,7 +301,7 @@ async fn a_failing_prism_task_is_a_failure_not_a_success() {
 
 #[tokio::test]
 async fn without_a_guest_agent_or_with_autogrow_off_nothing_grows_and_the_outcome_says_why() {
-    let w = World::new().await;
+    let w = app_world().await;
     let desk = "acme-pd-desk-0002";
     let before = w.prism_size(desk).await;
     w.prism_fill(json!({"vm": desk, "free_bytes": G as u64}))
@@ -431,7 +342,7 @@ async fn without_a_guest_agent_or_with_autogrow_off_nothing_grows_and_the_outcom
 
 #[tokio::test]
 async fn azure_data_disks_grow_online_os_disks_wait_for_deallocation() {
-    let w = World::new().await;
+    let w = app_world().await;
     w.on(AZURE, None);
     w.settle(AZURE).await;
     let account_id = w.check(AZURE).await.account_id;
@@ -551,20 +462,9 @@ async fn azure_data_disks_grow_online_os_disks_wait_for_deallocation() {
     assert_eq!(w.azure_size_gb(&drive_disk).await, sizes.0 + 10);
 }
 
-/// Dies (a panic, as a kill would stop the process) at the first report of the growth.
-struct Killer;
-
-impl ProgressSink for Killer {
-    fn progress(&self, p: &JobProgress) {
-        if p.step.starts_with("growing") {
-            panic!("simulated crash at {:?}", p.step);
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_growth_killed_mid_step_and_resumed_grows_once() {
-    let w = Arc::new(World::new().await);
+    let w = Arc::new(app_world().await);
     w.on(AZURE, None);
     w.settle(AZURE).await;
     let settled = w.autogrow_jobs().len();
@@ -572,7 +472,12 @@ async fn a_growth_killed_mid_step_and_resumed_grows_once() {
     let before = w.azure_size_gb(disk).await;
     w.azure_fill_free(disk, 1.0).await;
     let w2 = w.clone();
-    let crashed = tokio::spawn(async move { w2.check_with(AZURE, &Killer).await }).await;
+    let crashed = tokio::spawn(async move {
+        // Dies at the first report of the growth.
+        let killer = Seen::dying_at(|p| p.step.starts_with("growing"));
+        w2.check_with(AZURE, &killer).await
+    })
+    .await;
     assert!(crashed.unwrap_err().is_panic(), "killed as planned");
     let jobs = w.autogrow_jobs();
     assert_eq!(jobs.len(), settled + 1);

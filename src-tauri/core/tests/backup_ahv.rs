@@ -2,14 +2,13 @@
 //! catalog row per volume naming it, and the replica followed until the secondary cluster holds
 //! it; refused in words without DR; a job killed inside its snapshot step takes no second one.
 
-mod backup_world;
+mod world;
 
-use backup_world::{World, FRAME};
-use standby_core::backup::{self, BackupError, BackupKind, BackupRequest, BackupSite, BackupState};
-use standby_core::cancel::CancelFlag;
+use standby_core::backup::{BackupError, BackupKind, BackupRequest, BackupSite, BackupState};
 use standby_core::inventory::ResourceKind;
-use standby_core::jobs::{JobProgress, JobState, NoProgress, ProgressSink};
+use standby_core::jobs::{JobState, NoProgress};
 use standby_core::notifications::NotificationLevel;
+use world::{World, FRAME};
 
 fn request(volume: &str) -> BackupRequest {
     BackupRequest {
@@ -34,24 +33,10 @@ async fn desktop(w: &World) -> String {
 async fn without_dr_an_ahv_backup_is_refused_with_what_to_do() {
     let w = World::new().await;
     let desk = desktop(&w).await;
-    let e = backup::backup_now(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        request(&desk),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap_err();
+    let e = w.backup_now(request(&desk), &NoProgress).await.unwrap_err();
     assert!(matches!(e, BackupError::AhvWithoutDr { .. }), "{e:?}");
     assert!(e.to_string().contains("enable DR first"), "{e}");
-    assert!(w.catalog.lock().unfinished_jobs().unwrap().is_empty());
-    assert!(w
-        .catalog
-        .lock()
-        .list_backups(None, None)
-        .unwrap()
-        .is_empty());
+    w.assert_no_backup_and_no_job_left();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -60,15 +45,7 @@ async fn a_desktop_is_backed_up_by_a_protection_domain_snapshot_and_its_replica_
     w.enable_ahv_dr().await;
     let desk = desktop(&w).await;
     w.speed_up(500.0);
-    let rows = backup::backup_now(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        request(&desk),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let rows = w.backup_now(request(&desk), &NoProgress).await.unwrap();
     assert_eq!(rows.len(), 2, "{rows:#?}");
     let primary = rows.iter().find(|b| b.site == BackupSite::Primary).unwrap();
     let replica = rows.iter().find(|b| b.site == BackupSite::Replica).unwrap();
@@ -88,28 +65,14 @@ async fn a_desktop_is_backed_up_by_a_protection_domain_snapshot_and_its_replica_
 
     // What the clusters hold: the snapshot on the primary, and one of the same uuid on the
     // secondary under the id the replica row names.
-    let acc = standby_core::connect::ahv(
-        &standby_core::accounts::Accounts {
-            catalog: &w.catalog.lock(),
-            store: w.store.as_ref(),
-        },
-        "primary",
-    )
-    .unwrap();
-    let snaps = acc.client.snapshots(pd, &[]).await.unwrap();
+    let acc = w.prism("primary");
+    let snaps = acc.snapshots(pd, &[]).await.unwrap();
     let ours = snaps
         .iter()
         .find(|s| s.snapshot_id == snap)
         .expect("the snapshot exists");
-    let sec = standby_core::connect::ahv(
-        &standby_core::accounts::Accounts {
-            catalog: &w.catalog.lock(),
-            store: w.store.as_ref(),
-        },
-        "secondary",
-    )
-    .unwrap();
-    let remote = sec.client.snapshots(pd, &[]).await.unwrap();
+    let sec = w.prism("secondary");
+    let remote = sec.snapshots(pd, &[]).await.unwrap();
     let landed = remote
         .iter()
         .find(|s| s.snapshot_uuid == ours.snapshot_uuid)
@@ -130,23 +93,7 @@ async fn a_desktop_is_backed_up_by_a_protection_domain_snapshot_and_its_replica_
         .unwrap()
         .unwrap();
     assert_eq!(job.state, JobState::Succeeded);
-    let notes = w.notes();
-    assert_eq!(notes[0].level, NotificationLevel::Success, "{notes:#?}");
-    assert!(
-        notes[0].body.contains("replica on secondary ready"),
-        "{}",
-        notes[0].body
-    );
-}
-
-struct DieAt(fn(&JobProgress) -> bool);
-
-impl ProgressSink for DieAt {
-    fn progress(&self, p: &JobProgress) {
-        if (self.0)(p) {
-            panic!("simulated crash at {:?}", p.step);
-        }
-    }
+    w.assert_latest_note(NotificationLevel::Success, "replica on secondary ready");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,36 +101,11 @@ async fn a_job_killed_after_its_snapshot_was_taken_takes_no_second_one() {
     let w = World::new().await;
     w.enable_ahv_dr().await;
     let desk = desktop(&w).await;
-    let (catalog, store, clock) = (w.catalog.clone(), w.store.clone(), w.clock.clone());
-    let req = request(&desk);
-    let crashed = tokio::spawn(async move {
-        let report = standby_core::disaster_recovery::Report {
-            catalog: &catalog,
-            clock,
-            sink: &standby_core::notifications::NoSink,
-        };
-        let sink = DieAt(|p| p.step.contains("taken"));
-        backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
-    })
-    .await;
-    assert!(crashed.unwrap_err().is_panic());
+    w.kill_backup_when(request(&desk), |p| p.step.contains("taken"))
+        .await;
     let job = w.catalog.lock().unfinished_jobs().unwrap().remove(0);
-    let steps = w.catalog.lock().job_steps(&job.id).unwrap();
-    assert_eq!(
-        steps
-            .iter()
-            .map(|s| (s.name.as_str(), s.done))
-            .collect::<Vec<_>>(),
-        [("mark", true), ("snapshot", false)]
-    );
-    let acc = standby_core::connect::ahv(
-        &standby_core::accounts::Accounts {
-            catalog: &w.catalog.lock(),
-            store: w.store.as_ref(),
-        },
-        "primary",
-    )
-    .unwrap();
+    w.assert_steps(&job.id, &[("mark", true), ("snapshot", false)]);
+    let acc = w.prism("primary");
     let primary_id = w.account_id("primary");
     let dr = w.catalog.lock().dr_config(&primary_id).unwrap().unwrap();
     let pd = match dr.target {
@@ -195,25 +117,17 @@ async fn a_job_killed_after_its_snapshot_was_taken_takes_no_second_one() {
     let oob = |l: &Vec<standby_core::providers::prism::types::DrSnapshot>| {
         l.iter().filter(|s| !s.oob_schedule_ids.is_empty()).count()
     };
-    assert_eq!(oob(&acc.client.snapshots(&pd, &[]).await.unwrap()), 1);
+    assert_eq!(oob(&acc.snapshots(&pd, &[]).await.unwrap()), 1);
 
     w.speed_up(500.0);
-    let rows = backup::resume(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        &job,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let rows = w.resume_backup(&job).await.unwrap();
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter().all(|b| b.state == BackupState::Available),
         "{rows:#?}"
     );
     assert_eq!(
-        oob(&acc.client.snapshots(&pd, &[]).await.unwrap()),
+        oob(&acc.snapshots(&pd, &[]).await.unwrap()),
         1,
         "no second snapshot"
     );

@@ -4,12 +4,10 @@
 //! copy that never reads as success, and a run cancelled part-way then resumed that ends with
 //! exactly one backup and one usable replica per eligible volume and no desktop left off.
 
-mod backup_world;
+mod world;
 
 use std::collections::BTreeSet;
 
-use backup_world::{World, FRAME};
-use serde_json::json;
 use standby_core::backup::all::{self, BackupAllRequest};
 use standby_core::backup::plan::SkipReason;
 use standby_core::backup::{BackupError, BackupKind, BackupSite, BackupState};
@@ -18,6 +16,7 @@ use standby_core::inventory::{PowerState, ResourceKind};
 use standby_core::jobs::{JobProgress, JobState, NoProgress, ProgressSink};
 use standby_core::limits::Limits;
 use standby_core::notifications::NotificationLevel;
+use world::{World, FRAME};
 
 fn request(account: &str, kind: BackupKind, dry_run: bool) -> BackupAllRequest {
     BackupAllRequest {
@@ -30,6 +29,24 @@ fn request(account: &str, kind: BackupKind, dry_run: bool) -> BackupAllRequest {
         dry_run,
         actor: "test".into(),
     }
+}
+
+/// `backup all` of `account` as `request` describes it, with the default limits.
+async fn run_all(
+    w: &World,
+    account: &str,
+    kind: BackupKind,
+    dry_run: bool,
+) -> Result<all::BackupAllOutcome, BackupError> {
+    all::run(
+        &w.report(),
+        w.store.as_ref(),
+        &NoProgress,
+        &Limits::default(),
+        request(account, kind, dry_run),
+        CancelFlag::new(),
+    )
+    .await
 }
 
 /// The lab's Azure VMs that are running.
@@ -55,12 +72,7 @@ async fn azure_owner_in_session(w: &World) -> (String, String) {
         .find(|r| r.kind == ResourceKind::PersistentDesktop && r.owner.is_some())
         .expect("an assigned desktop");
     let user = desk.owner.clone().unwrap();
-    w.control(
-        reqwest::Method::POST,
-        "azure/sessions/open",
-        Some(json!({ "user": user })),
-    )
-    .await;
+    w.azure_session(&user, true).await;
     (desk.provider_id, desk.name)
 }
 
@@ -70,16 +82,9 @@ async fn an_azure_dry_run_lists_the_plan_and_changes_nothing() {
     w.enable_azure_dr().await;
     let (busy_id, _) = azure_owner_in_session(&w).await;
     let running_before = azure_running(&w);
-    let out = all::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        &Limits::default(),
-        request("azure", BackupKind::Manual, true),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let out = run_all(&w, "azure", BackupKind::Manual, true)
+        .await
+        .unwrap();
     assert!(out.job_id.is_none());
     assert!(!out.plan.eligible.is_empty());
     assert!(
@@ -101,13 +106,7 @@ async fn an_azure_dry_run_lists_the_plan_and_changes_nothing() {
         .iter()
         .all(|v| v.kind == ResourceKind::PersistentDesktop));
     assert!(out.backups.is_empty());
-    assert!(w
-        .catalog
-        .lock()
-        .list_backups(None, None)
-        .unwrap()
-        .is_empty());
-    assert!(w.catalog.lock().unfinished_jobs().unwrap().is_empty());
+    w.assert_no_backup_and_no_job_left();
     assert_eq!(azure_running(&w), running_before, "nothing was powered off");
     let audit = w.catalog.lock().audit_entries(10).unwrap();
     assert_eq!(audit[0].action, "backup_all");
@@ -183,16 +182,9 @@ async fn a_failing_copy_fails_the_run_and_is_listed() {
     w.enable_azure_dr().await;
     w.speed_up(500.0);
     w.lab.azure_lab().fail_next_copies(1);
-    let e = all::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        &Limits::default(),
-        request("azure", BackupKind::Manual, false),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap_err();
+    let e = run_all(&w, "azure", BackupKind::Manual, false)
+        .await
+        .unwrap_err();
     assert!(matches!(e, BackupError::Job(_)), "{e:?}");
     assert!(e.to_string().contains("1 of"), "{e}");
     let notes = w.notes();
@@ -324,16 +316,9 @@ async fn ahv_backup_all_takes_one_snapshot_for_every_eligible_desktop_and_skips_
         .map(|(n, _)| n.clone())
         .collect();
 
-    let dry = all::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        &Limits::default(),
-        request("primary", BackupKind::Scheduled, true),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let dry = run_all(&w, "primary", BackupKind::Scheduled, true)
+        .await
+        .unwrap();
     assert!(dry
         .plan
         .skipped
@@ -346,16 +331,9 @@ async fn ahv_backup_all_takes_one_snapshot_for_every_eligible_desktop_and_skips_
         .any(|s| s.reason == SkipReason::Template));
 
     w.speed_up(500.0);
-    let out = all::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        &Limits::default(),
-        request("primary", BackupKind::Scheduled, false),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let out = run_all(&w, "primary", BackupKind::Scheduled, false)
+        .await
+        .unwrap();
     let n = out.plan.eligible.len();
     assert!(out.plan.eligible.iter().any(|v| v.power_cycle));
     let refs: BTreeSet<_> = out
@@ -385,16 +363,9 @@ async fn ahv_backup_all_takes_one_snapshot_for_every_eligible_desktop_and_skips_
     // A second scheduled run soon after: the desktop that stayed off, watched all along, has not
     // changed and is skipped; those Standby powered on again are backed up again.
     w.speed_up(0.0);
-    let again = all::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        &Limits::default(),
-        request("primary", BackupKind::Scheduled, true),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let again = run_all(&w, "primary", BackupKind::Scheduled, true)
+        .await
+        .unwrap();
     assert!(
         again
             .plan

@@ -4,169 +4,40 @@
 //! behind; a copy that fails; and a job killed mid-step and resumed that makes nothing twice.
 
 mod azure_support;
+mod world;
 
-use std::sync::Arc;
-
-use azure_support::{client, dr_rg, rg, speed_up, LabTime, PRIMARY, SECONDARY};
-use parking_lot::Mutex;
-use standby_core::accounts::{Accounts, NewAzureAccount};
+use azure_support::{client, dr_rg, rg, speed_up, PRIMARY, SECONDARY};
 use standby_core::backup::{self, Backup, BackupError, BackupRequest, BackupSite, BackupState};
 use standby_core::cancel::CancelFlag;
-use standby_core::catalog::{Catalog, SharedCatalog};
-use standby_core::clock::Clock;
-use standby_core::disaster_recovery::{self, EnableAzureDr, Report};
-use standby_core::inventory::{self, DiscoveredResource, ResourceKind};
-use standby_core::jobs::{JobError, JobProgress, JobState, ProgressSink};
-use standby_core::notifications::{NoSink, Notification, NotificationFilter, NotificationLevel};
+use standby_core::inventory::{DiscoveredResource, ResourceKind};
+use standby_core::jobs::{JobError, JobState};
+use standby_core::notifications::NotificationLevel;
 use standby_core::providers::azure::snapshots::CopyState;
 use standby_core::providers::azure::{normalize_location, ResourceId};
-use standby_core::secret::Secret;
-use standby_core::secrets::MemoryStore;
-use standby_lab::LabHandle;
+use world::{Options, Providers, Seen, World, FRAME};
 
-const FRAME: &str = "acme-pd";
-
-type Hook = Box<dyn Fn(&JobProgress) + Send + Sync>;
-
-/// Records every progress report; `hook` acts on them (cancels, or simulates a crash).
-struct Seen {
-    reports: Mutex<Vec<JobProgress>>,
-    hook: Hook,
-}
-
-impl Seen {
-    fn new() -> Self {
-        Self::with(Box::new(|_| {}))
+/// The lab's subscription as account `azure` (no guest agent, no clusters), with DR to the
+/// secondary region when `dr`.
+async fn azure_world(dr: bool) -> World {
+    let w = World::with(Options {
+        providers: Providers::Azure,
+        guest_agents: false,
+        ..Options::default()
+    })
+    .await;
+    if dr {
+        w.enable_azure_dr().await;
     }
-    fn with(hook: Hook) -> Self {
-        Self {
-            reports: Mutex::new(Vec::new()),
-            hook,
-        }
-    }
-}
-
-impl ProgressSink for Seen {
-    fn progress(&self, p: &JobProgress) {
-        self.reports.lock().push(p.clone());
-        (self.hook)(p);
-    }
-}
-
-struct World {
-    lab: LabHandle,
-    catalog: SharedCatalog,
-    store: Arc<MemoryStore>,
-    clock: Arc<dyn Clock>,
-    account_id: String,
+    w
 }
 
 impl World {
-    async fn new(dr: bool) -> Self {
-        let lab = azure_support::start().await;
-        let catalog = Catalog::in_memory().unwrap().shared();
-        let store = Arc::new(MemoryStore::default());
-        let clock: Arc<dyn Clock> = Arc::new(LabTime(lab.clock.clone()));
-        let a = &lab.azure;
-        let account = {
-            let c = catalog.lock();
-            Accounts {
-                catalog: &c,
-                store: store.as_ref(),
-            }
-            .add(
-                NewAzureAccount {
-                    name: "azure".into(),
-                    tenant_id: a.tenant_id.clone(),
-                    client_id: a.client_id.clone(),
-                    client_secret: Secret::new(a.client_secret.clone()),
-                    subscription_id: a.subscription_id.clone(),
-                    resource_groups: vec![a.resource_group.clone()],
-                    primary_region: a.primary_region.clone(),
-                    arm_url: Some(a.arm_url.to_string()),
-                    authority_url: Some(a.authority_url.to_string()),
-                    extra_ca_pem: Some(a.ca_certificate_pem.clone()),
-                },
-                clock.now(),
-            )
-            .unwrap()
-        };
-        let w = Self {
-            account_id: account.id,
-            lab,
-            catalog,
-            store,
-            clock,
-        };
-        if dr {
-            disaster_recovery::enable_azure(
-                &w.report(),
-                w.store.as_ref(),
-                EnableAzureDr {
-                    account: "azure".into(),
-                    frame_account: FRAME.into(),
-                    secondary_region: w.lab.azure.secondary_region.clone(),
-                    secondary_resource_group: w.lab.azure.secondary_resource_group.clone(),
-                    replicas_kept: 7,
-                },
-            )
-            .await
-            .expect("DR enabled");
-        }
-        w
-    }
-
-    fn report(&self) -> Report<'_> {
-        Report {
-            catalog: &self.catalog,
-            clock: self.clock.clone(),
-            sink: &NoSink,
-        }
-    }
-
-    async fn resources(&self) -> Vec<DiscoveredResource> {
-        inventory::discover(
-            &self.catalog,
-            self.store.as_ref(),
-            "azure",
-            FRAME,
-            self.clock.clone(),
-        )
-        .await
-        .unwrap()
-    }
-
     async fn desktop(&self) -> DiscoveredResource {
-        self.resources()
+        self.resources("azure")
             .await
             .into_iter()
             .find(|r| r.kind == ResourceKind::PersistentDesktop)
             .expect("a persistent desktop")
-    }
-
-    /// Runs a backup whose process "dies" (a panic, as a kill would stop it: nothing after it
-    /// runs, the journal keeps what it had) at the first progress report that `when` matches.
-    async fn kill_backup_when(&self, req: BackupRequest, when: fn(&JobProgress) -> bool) {
-        let (catalog, store, clock) =
-            (self.catalog.clone(), self.store.clone(), self.clock.clone());
-        let crashed = tokio::spawn(async move {
-            let report = Report {
-                catalog: &catalog,
-                clock,
-                sink: &NoSink,
-            };
-            let sink = Seen::with(Box::new(move |p| {
-                if when(p) {
-                    panic!("simulated crash at {:?}", p.step);
-                }
-            }));
-            backup::backup_now(&report, store.as_ref(), &sink, req, CancelFlag::new()).await
-        })
-        .await;
-        assert!(
-            crashed.unwrap_err().is_panic(),
-            "the job was killed as planned"
-        );
     }
 
     fn request(&self, volume: &str, name: &str) -> BackupRequest {
@@ -180,21 +51,8 @@ impl World {
     }
 
     async fn backup(&self, volume: &str, name: &str) -> Result<Vec<Backup>, BackupError> {
-        backup::backup_now(
-            &self.report(),
-            self.store.as_ref(),
-            &Seen::new(),
-            self.request(volume, name),
-            CancelFlag::new(),
-        )
-        .await
-    }
-
-    fn notes(&self) -> Vec<Notification> {
-        self.catalog
-            .lock()
-            .list_notifications(&NotificationFilter::default())
-            .unwrap()
+        self.backup_now(self.request(volume, name), &Seen::new())
+            .await
     }
 
     /// Names of the lab's snapshots in `group` made by `job` (its names carry the job id).
@@ -220,20 +78,15 @@ fn disk_name(r: &DiscoveredResource) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_desktop_disk_is_backed_up_and_replicated_when_dr_is_on() {
-    let w = World::new(true).await;
+    let w = azure_world(true).await;
     let desk = w.desktop().await;
     speed_up(&w.lab, 500.0);
     let seen = Seen::new();
     // The VM's name stands for its OS disk.
-    let rows = backup::backup_now(
-        &w.report(),
-        w.store.as_ref(),
-        &seen,
-        w.request(&desk.name, "before the upgrade"),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let rows = w
+        .backup_now(w.request(&desk.name, "before the upgrade"), &seen)
+        .await
+        .unwrap();
 
     assert_eq!(rows.len(), 2, "{rows:#?}");
     let (primary, replica) = (&rows[0], &rows[1]);
@@ -310,8 +163,9 @@ async fn a_desktop_disk_is_backed_up_and_replicated_when_dr_is_on() {
     );
 
     // The catalog lists them by account and by volume (disk name or id).
+    let account_id = w.account_id("azure");
     let c = w.catalog.lock();
-    assert_eq!(c.list_backups(Some(&w.account_id), None).unwrap().len(), 2);
+    assert_eq!(c.list_backups(Some(&account_id), None).unwrap().len(), 2);
     assert_eq!(
         c.list_backups(None, Some(&desk.provider_id.to_uppercase()))
             .unwrap()
@@ -333,7 +187,7 @@ async fn a_desktop_disk_is_backed_up_and_replicated_when_dr_is_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_dr_only_the_primary_backup_is_taken() {
-    let w = World::new(false).await;
+    let w = azure_world(false).await;
     let desk = w.desktop().await;
     let rows = w
         .backup(&disk_name(&desk), "nightly by hand")
@@ -347,20 +201,14 @@ async fn without_dr_only_the_primary_backup_is_taken() {
     assert!(w.snapshots_of(&dr_rg(&w.lab), &job_id).await.is_empty());
     let steps = w.catalog.lock().job_steps(&job_id).unwrap();
     assert_eq!(steps.len(), 1);
-    let notes = w.notes();
-    assert_eq!(notes[0].level, NotificationLevel::Success);
-    assert!(
-        notes[0].body.contains("not replicated"),
-        "{}",
-        notes[0].body
-    );
+    w.assert_latest_note(NotificationLevel::Success, "not replicated");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_template_image_an_unknown_volume_or_no_name_is_refused_leaving_nothing() {
-    let w = World::new(true).await;
+    let w = azure_world(true).await;
     let template = w
-        .resources()
+        .resources("azure")
         .await
         .into_iter()
         .find(|r| r.kind == ResourceKind::TemplateImage)
@@ -382,13 +230,7 @@ async fn a_template_image_an_unknown_volume_or_no_name_is_refused_leaving_nothin
     assert!(matches!(e, BackupError::EmptyName), "{e:?}");
 
     // Nothing was made: no row, no job left behind, no snapshot, no notification.
-    assert!(w
-        .catalog
-        .lock()
-        .list_backups(None, None)
-        .unwrap()
-        .is_empty());
-    assert!(w.catalog.lock().unfinished_jobs().unwrap().is_empty());
+    w.assert_no_backup_and_no_job_left();
     let made: Vec<String> = client(&w.lab)
         .list_snapshots(&rg(&w.lab))
         .await
@@ -403,7 +245,7 @@ async fn a_template_image_an_unknown_volume_or_no_name_is_refused_leaving_nothin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_copy_fails_the_job_and_the_replica_but_keeps_the_primary() {
-    let w = World::new(true).await;
+    let w = azure_world(true).await;
     let desk = w.desktop().await;
     speed_up(&w.lab, 500.0);
     w.lab.azure_lab().fail_next_copies(1);
@@ -447,7 +289,7 @@ async fn a_failed_copy_fails_the_job_and_the_replica_but_keeps_the_primary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_anything_twice() {
-    let w = World::new(true).await;
+    let w = azure_world(true).await;
     let desk = w.desktop().await;
 
     // 1. The process dies inside the `copy` step, after Azure accepted the copy and before the
@@ -462,14 +304,7 @@ async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_a
         unfinished[0].clone()
     };
     assert_eq!(job.state, JobState::Running);
-    let steps = w.catalog.lock().job_steps(&job.id).unwrap();
-    assert_eq!(
-        steps
-            .iter()
-            .map(|s| (s.name.as_str(), s.done))
-            .collect::<Vec<_>>(),
-        [("snapshot", true), ("copy", false)]
-    );
+    w.assert_steps(&job.id, &[("snapshot", true), ("copy", false)]);
     assert_eq!(w.snapshots_of(&dr_rg(&w.lab), &job.id).await.len(), 1);
 
     // 2. Resumed: the copy step runs again and adopts the copy already started; then the job is
@@ -496,15 +331,7 @@ async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_a
 
     // 3. Resumed again, with time running: it finishes.
     speed_up(&w.lab, 500.0);
-    let rows = backup::resume(
-        &w.report(),
-        w.store.as_ref(),
-        &Seen::new(),
-        &record,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let rows = w.resume_backup(&record).await.unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|b| b.state == BackupState::Available));
     assert_eq!(w.catalog.lock().list_backups(None, None).unwrap().len(), 2);
@@ -528,7 +355,7 @@ async fn a_job_killed_mid_copy_and_cancelled_mid_follow_resumes_without_making_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() {
-    let w = World::new(false).await;
+    let w = azure_world(false).await;
     let desk = w.desktop().await;
     // Dies inside the `snapshot` step: Azure made the snapshot, the journal does not say so.
     w.kill_backup_when(w.request(&desk.name, "crash after the snapshot"), |p| {
@@ -549,15 +376,7 @@ async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() 
 
     // Time passes, so a second snapshot would be told apart by its creation time.
     azure_support::advance(&w.lab, 120);
-    let rows = backup::resume(
-        &w.report(),
-        w.store.as_ref(),
-        &Seen::new(),
-        &job,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let rows = w.resume_backup(&job).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, BackupState::Available);
     let after: Vec<_> = client(&w.lab)
@@ -578,7 +397,7 @@ async fn a_job_killed_after_its_snapshot_was_taken_does_not_take_a_second_one() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn at_start_a_killed_backup_is_finished_and_an_unknown_kind_is_left_alone() {
-    let w = World::new(false).await;
+    let w = azure_world(false).await;
     let desk = w.desktop().await;
     w.kill_backup_when(
         w.request(&desk.name, "killed, then resumed at start"),

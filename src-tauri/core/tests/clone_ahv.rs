@@ -3,17 +3,17 @@
 //! have a desktop there are skipped, or replaced when asked; a user in session makes the clone
 //! wait and then fail, leaving every desktop as it was; a failing restore task is a failure.
 
-mod backup_world;
+mod world;
 
-use backup_world::{World, FRAME};
 use serde_json::json;
 use standby_core::cancel::CancelFlag;
 use standby_core::clone::{self, CloneError, CloneRequest, DesktopAction};
-use standby_core::inventory::{self, DesktopState, DiscoveredResource, ResourceKind};
+use standby_core::inventory::{DesktopState, DiscoveredResource, ResourceKind};
 use standby_core::jobs::{JobState, NoProgress};
 use standby_core::notifications::NotificationLevel;
 use standby_core::providers::prism::types::VmPowerState;
 use standby_core::restore::CheckStatus;
+use world::{World, FRAME};
 
 const DEST_FRAME: &str = "acme-dr";
 
@@ -46,25 +46,10 @@ async fn world() -> (World, Vec<DiscoveredResource>, Vec<DiscoveredResource>) {
     let w = World::new().await;
     w.enable_ahv_dr().await;
     // The whole protection domain is replicated: a fast link keeps the tests short.
-    w.control(
-        reqwest::Method::PUT,
-        "prism/ahv-primary/settings",
-        Some(json!({"bandwidth_bytes_per_sec": 200_000_000_000u64})),
-    )
-    .await;
+    w.set_prism_bandwidth(200_000_000_000).await;
     w.speed_up(200.0);
     let source = assigned(w.resources("primary").await);
-    let dest = assigned(
-        inventory::discover(
-            &w.catalog,
-            w.store.as_ref(),
-            "secondary",
-            DEST_FRAME,
-            w.clock.clone(),
-        )
-        .await
-        .unwrap(),
-    );
+    let dest = assigned(w.resources_of("secondary", DEST_FRAME).await);
     (w, source, dest)
 }
 
@@ -95,12 +80,7 @@ async fn idle_running(
             continue;
         }
         if in_session {
-            w.control(
-                reqwest::Method::POST,
-                "prism/ahv-primary/sessions/close",
-                Some(json!({"vm": d.name})),
-            )
-            .await;
+            w.prism_session(&d.name, false).await;
         }
         out.push(d.name.clone());
     }
@@ -108,27 +88,29 @@ async fn idle_running(
     out
 }
 
-fn prism(w: &World, account: &str) -> standby_core::providers::prism::PrismClient {
-    let c = w.catalog.lock();
-    standby_core::connect::ahv(
-        &standby_core::accounts::Accounts {
-            catalog: &c,
-            store: w.store.as_ref(),
-        },
-        account,
+async fn plan_clone(w: &World, req: &CloneRequest) -> Result<clone::ClonePlan, CloneError> {
+    clone::plan(&w.report(), w.store.as_ref(), req).await
+}
+
+async fn run_clone(w: &World, req: CloneRequest) -> Result<clone::CloneOutcome, CloneError> {
+    clone::run(
+        &w.report(),
+        w.store.as_ref(),
+        &NoProgress,
+        req,
+        CancelFlag::new(),
     )
-    .unwrap()
-    .client
+    .await
 }
 
 /// How many snapshots the source protection domain holds.
 async fn pd_snapshots(w: &World) -> usize {
     let pd = standby_core::providers::prism::setup::protection_domain_name(FRAME);
-    prism(w, "primary").snapshots(&pd, &[]).await.unwrap().len()
+    w.prism("primary").snapshots(&pd, &[]).await.unwrap().len()
 }
 
 async fn secondary_vms(w: &World) -> Vec<(String, String, bool)> {
-    prism(w, "secondary")
+    w.prism("secondary")
         .vms()
         .await
         .unwrap()
@@ -153,9 +135,7 @@ async fn desktops_are_cloned_as_new_desktops_and_the_source_runs_again() {
     let mut req = request(&[&picked[0], &picked[1]]);
     req.keep_running = true;
 
-    let plan = clone::plan(&w.report(), w.store.as_ref(), &req)
-        .await
-        .unwrap();
+    let plan = plan_clone(&w, &req).await.unwrap();
     assert!(plan.can_run, "{:#?}", plan.checks);
     assert_eq!(plan.remote_site.as_deref(), Some("secondary"));
     assert_eq!(plan.desktops.len(), 2);
@@ -170,15 +150,7 @@ async fn desktops_are_cloned_as_new_desktops_and_the_source_runs_again() {
         .unwrap();
     assert_eq!(power.status, CheckStatus::Warning);
 
-    let out = clone::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        req,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let out = run_clone(&w, req).await.unwrap();
     assert_eq!(out.cloned.len(), 2);
     assert_eq!(out.source_powered_on.len(), 2, "{out:#?}");
     let vms = secondary_vms(&w).await;
@@ -225,19 +197,12 @@ async fn an_owner_with_a_desktop_in_the_destination_is_skipped_unless_replace_is
         .get(&shared.name)
         .is_some_and(|g| g.1)
     {
-        w.control(
-            reqwest::Method::POST,
-            "prism/ahv-primary/sessions/close",
-            Some(json!({"vm": shared.name})),
-        )
-        .await;
+        w.prism_session(&shared.name, false).await;
     }
 
     // Skipped: the other desktop alone is cloned.
     let req = request(&[&shared.name, &other]);
-    let plan = clone::plan(&w.report(), w.store.as_ref(), &req)
-        .await
-        .unwrap();
+    let plan = plan_clone(&w, &req).await.unwrap();
     let d = plan
         .desktops
         .iter()
@@ -247,15 +212,7 @@ async fn an_owner_with_a_desktop_in_the_destination_is_skipped_unless_replace_is
         matches!(&d.action, DesktopAction::Skip { reason } if reason.contains(&theirs.name)),
         "{d:#?}"
     );
-    let out = clone::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        req,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let out = run_clone(&w, req).await.unwrap();
     assert_eq!(out.cloned.len(), 1);
     assert_eq!(out.cloned[0].source, other);
     assert!(
@@ -273,23 +230,13 @@ async fn an_owner_with_a_desktop_in_the_destination_is_skipped_unless_replace_is
     // Replaced: the owner's desktop there is powered off and kept, the clone takes its place.
     let mut req = request(&[&shared.name]);
     req.replace_assigned = true;
-    let plan = clone::plan(&w.report(), w.store.as_ref(), &req)
-        .await
-        .unwrap();
+    let plan = plan_clone(&w, &req).await.unwrap();
     assert!(plan.can_run, "{:#?}", plan.checks);
     assert!(matches!(
         &plan.desktops[0].action,
         DesktopAction::Replace { replaces, .. } if *replaces == theirs.name
     ));
-    let out = clone::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        req,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap();
+    let out = run_clone(&w, req).await.unwrap();
     assert_eq!(
         out.cloned[0].replaced.as_deref(),
         Some(theirs.name.as_str())
@@ -319,9 +266,7 @@ async fn a_user_in_session_makes_the_clone_wait_then_fail_leaving_desktops_as_th
     let mut req = request(&[&idle, &busy.name]);
     // Ten minutes of lab time: a few seconds at the lab's speed.
     req.session_timeout_secs = Some(600);
-    let plan = clone::plan(&w.report(), w.store.as_ref(), &req)
-        .await
-        .unwrap();
+    let plan = plan_clone(&w, &req).await.unwrap();
     let sessions = plan
         .checks
         .iter()
@@ -332,15 +277,7 @@ async fn a_user_in_session_makes_the_clone_wait_then_fail_leaving_desktops_as_th
     assert!(sessions.message.contains(&owner), "{}", sessions.message);
 
     let started = w.clock.now();
-    let e = clone::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        req,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap_err();
+    let e = run_clone(&w, req).await.unwrap_err();
     assert!(matches!(e, CloneError::Job(_)), "{e:?}");
     assert!(e.to_string().contains(&owner), "{e}");
     assert!(
@@ -359,11 +296,7 @@ async fn a_user_in_session_makes_the_clone_wait_then_fail_leaving_desktops_as_th
         .iter()
         .any(|(n, _, _)| n.starts_with("clone-")));
     assert_eq!(pd_snapshots(&w).await, before, "no snapshot was taken");
-    let notes = w.notes();
-    assert_eq!(notes[0].level, NotificationLevel::Error, "{notes:#?}");
-    assert!(!notes
-        .iter()
-        .any(|n| n.level == NotificationLevel::Success && n.title.starts_with("Clone")));
+    w.assert_failure_noted("Clone");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -376,26 +309,14 @@ async fn a_failing_restore_task_ends_the_clone_as_a_failure() {
         Some(json!({"kind": "restore_entities", "count": 1, "error_code": 1203, "message": "simulated restore failure"})),
     )
     .await;
-    let e = clone::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        request(&[&picked]),
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap_err();
+    let e = run_clone(&w, request(&[&picked])).await.unwrap_err();
     assert!(e.to_string().contains("simulated restore failure"), "{e}");
     assert_eq!(power_of(&w, &picked).await, "on", "the source runs again");
     let jobs = w.catalog.lock().recent_jobs(10).unwrap();
     let job = jobs.iter().find(|j| j.kind == "clone").unwrap();
     assert_eq!(job.state, JobState::Failed);
-    let notes = w.notes();
-    assert_eq!(notes[0].level, NotificationLevel::Error, "{notes:#?}");
+    let notes = w.assert_failure_noted("Clone");
     assert!(notes[0].body.contains("simulated restore failure"));
-    assert!(!notes
-        .iter()
-        .any(|n| n.level == NotificationLevel::Success && n.title.starts_with("Clone")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -403,9 +324,7 @@ async fn a_destination_that_is_not_ahv_blocks_the_plan() {
     let (w, _, _) = world().await;
     let mut req = request(&[]);
     req.destination_account = "azure".into();
-    let plan = clone::plan(&w.report(), w.store.as_ref(), &req)
-        .await
-        .unwrap();
+    let plan = plan_clone(&w, &req).await.unwrap();
     assert!(!plan.can_run);
     let c = plan
         .checks
@@ -413,14 +332,6 @@ async fn a_destination_that_is_not_ahv_blocks_the_plan() {
         .find(|c| c.name == "Destination account")
         .unwrap();
     assert_eq!(c.status, CheckStatus::Blocked);
-    let e = clone::run(
-        &w.report(),
-        w.store.as_ref(),
-        &NoProgress,
-        req,
-        CancelFlag::new(),
-    )
-    .await
-    .unwrap_err();
+    let e = run_clone(&w, req).await.unwrap_err();
     assert!(matches!(e, CloneError::Blocked { .. }), "{e:?}");
 }

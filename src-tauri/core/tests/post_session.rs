@@ -3,20 +3,19 @@
 //! backs up that user's desktop and profile (the kinds switched on), not their personal drive
 //! (off), with kind `post_session`.
 
-mod schedule_world;
+mod world;
 
-use schedule_world::{World, FRAME};
-use serde_json::json;
 use standby_core::backup::{BackupKind, BackupSite, BackupState};
 use standby_core::cancel::CancelFlag;
 use standby_core::inventory::{DesktopState, ResourceKind};
 use standby_core::jobs::NoProgress;
 use standby_core::post_session::{self, SessionWatch};
 use standby_core::scheduler::{CoreBackups, Event};
+use world::{World, FRAME};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn closing_a_session_backs_up_that_users_enabled_volumes() {
-    let w = World::new(3).await;
+    let w = World::small(3).await;
     let azure = w.account_id("azure");
     let report = w.report();
     let backups = CoreBackups::default();
@@ -35,15 +34,7 @@ async fn closing_a_session_backs_up_that_users_enabled_volumes() {
         )
         .unwrap();
     }
-    let resources = standby_core::inventory::discover(
-        &w.catalog,
-        w.store.as_ref(),
-        "azure",
-        FRAME,
-        w.clock.clone(),
-    )
-    .await
-    .unwrap();
+    let resources = w.resources("azure").await;
     let desk = resources
         .iter()
         .find(|r| {
@@ -78,21 +69,11 @@ async fn closing_a_session_backs_up_that_users_enabled_volumes() {
         }
     };
     // Make sure the user is not in session at the start, then watch.
-    w.control(
-        reqwest::Method::POST,
-        "azure/sessions/close",
-        Some(json!({"user": user})),
-    )
-    .await;
+    w.azure_session(&user, false).await;
     let (w1, ev) = poll(&mut watch).await;
     watch = w1;
     assert!(ev.is_empty(), "{ev:?}");
-    w.control(
-        reqwest::Method::POST,
-        "azure/sessions/open",
-        Some(json!({"user": user})),
-    )
-    .await;
+    w.azure_session(&user, true).await;
     w.lab.clock.advance(std::time::Duration::from_secs(120));
     let (w2, ev) = poll(&mut watch).await;
     watch = w2;
@@ -104,12 +85,7 @@ async fn closing_a_session_backs_up_that_users_enabled_volumes() {
         .unwrap()
         .is_empty());
 
-    w.control(
-        reqwest::Method::POST,
-        "azure/sessions/close",
-        Some(json!({"user": user})),
-    )
-    .await;
+    w.azure_session(&user, false).await;
     w.lab.clock.set_scale(500.0); // the desktop is powered off for its backup and on again
     let (_, ev) = poll(&mut watch).await;
     w.lab.clock.set_scale(0.0);

@@ -5,142 +5,37 @@
 //! and completes once.
 
 mod azure_support;
+mod world;
 
-use std::sync::Arc;
-
-use azure_support::{client, control, dr_rg, lab_power, rg, speed_up, LabTime, PRIMARY, SECONDARY};
-use parking_lot::Mutex;
-use serde_json::json;
-use standby_core::accounts::{Accounts, NewAzureAccount};
+use azure_support::{client, dr_rg, lab_power, rg, PRIMARY, SECONDARY};
 use standby_core::backup::{Backup, BackupKind, BackupSite, BackupState};
 use standby_core::cancel::CancelFlag;
-use standby_core::catalog::{Catalog, SharedCatalog};
-use standby_core::clock::Clock;
-use standby_core::disaster_recovery::Report;
-use standby_core::inventory::{self, DesktopState, DiscoveredResource, ResourceKind};
-use standby_core::jobs::{JobError, JobProgress, JobState, ProgressSink};
-use standby_core::notifications::{NoSink, NotificationFilter, NotificationLevel};
+use standby_core::inventory::DiscoveredResource;
+use standby_core::jobs::{JobError, JobState};
+use standby_core::notifications::NotificationLevel;
 use standby_core::providers::azure::snapshots::{NewCopy, NewSnapshot};
 use standby_core::providers::azure::{ids, ResourceId};
-use standby_core::restore::{self, CheckStatus, RestoreError, RestoreRequest};
-use standby_core::secret::Secret;
-use standby_core::secrets::MemoryStore;
-use standby_lab::LabHandle;
+use standby_core::restore::{self, CheckStatus, RestoreError};
+use world::{Options, Providers, Seen, World};
 
-const FRAME: &str = "acme-pd";
-
-struct Hooked(Box<dyn Fn(&JobProgress) + Send + Sync>, Mutex<Vec<String>>);
-
-impl ProgressSink for Hooked {
-    fn progress(&self, p: &JobProgress) {
-        self.1.lock().push(p.step.clone());
-        (self.0)(p);
-    }
-}
-
-fn quiet() -> Hooked {
-    Hooked(Box::new(|_| {}), Mutex::new(Vec::new()))
-}
-
-struct World {
-    lab: LabHandle,
-    catalog: SharedCatalog,
-    store: Arc<MemoryStore>,
-    clock: Arc<dyn Clock>,
-    account_id: String,
+/// The lab's subscription as account `azure` with its guest agent (no clusters), lab time sped up.
+async fn azure_world() -> World {
+    let w = World::with(Options {
+        providers: Providers::Azure,
+        ..Options::default()
+    })
+    .await;
+    w.speed_up(500.0);
+    w
 }
 
 impl World {
-    async fn new() -> Self {
-        let lab = azure_support::start().await;
-        let catalog = Catalog::in_memory().unwrap().shared();
-        let store = Arc::new(MemoryStore::default());
-        let clock: Arc<dyn Clock> = Arc::new(LabTime(lab.clock.clone()));
-        let a = &lab.azure;
-        let account = {
-            let c = catalog.lock();
-            let account = Accounts {
-                catalog: &c,
-                store: store.as_ref(),
-            }
-            .add(
-                NewAzureAccount {
-                    name: "azure".into(),
-                    tenant_id: a.tenant_id.clone(),
-                    client_id: a.client_id.clone(),
-                    client_secret: Secret::new(a.client_secret.clone()),
-                    subscription_id: a.subscription_id.clone(),
-                    resource_groups: vec![a.resource_group.clone()],
-                    primary_region: a.primary_region.clone(),
-                    arm_url: Some(a.arm_url.to_string()),
-                    authority_url: Some(a.authority_url.to_string()),
-                    extra_ca_pem: Some(a.ca_certificate_pem.clone()),
-                },
-                clock.now(),
-            )
-            .unwrap();
-            let agent = format!("{}_lab/azure/guest-agent", lab.control_url);
-            c.set_guest_agent(&account.id, Some(&agent), &clock.now().to_rfc3339())
-                .unwrap();
-            account
-        };
-        speed_up(&lab, 500.0);
-        Self {
-            account_id: account.id,
-            lab,
-            catalog,
-            store,
-            clock,
-        }
-    }
-
-    fn report(&self) -> Report<'_> {
-        Report {
-            catalog: &self.catalog,
-            clock: self.clock.clone(),
-            sink: &NoSink,
-        }
-    }
-
-    async fn resources(&self) -> Vec<DiscoveredResource> {
-        inventory::discover(
-            &self.catalog,
-            self.store.as_ref(),
-            "azure",
-            FRAME,
-            self.clock.clone(),
-        )
-        .await
-        .unwrap()
-    }
-
     /// An assigned desktop, running, with nobody in session.
     async fn running_desktop(&self, nth: usize) -> DiscoveredResource {
-        let desk = self
-            .resources()
-            .await
-            .into_iter()
-            .filter(|r| {
-                r.kind == ResourceKind::PersistentDesktop
-                    && r.desktop_state == Some(DesktopState::Assigned)
-            })
-            .nth(nth)
-            .expect("an assigned desktop");
-        let user = json!({"user": desk.owner.clone().unwrap()});
-        control(
-            &self.lab,
-            reqwest::Method::POST,
-            "azure/sessions/open",
-            Some(user.clone()),
-        )
-        .await;
-        control(
-            &self.lab,
-            reqwest::Method::POST,
-            "azure/sessions/close",
-            Some(user),
-        )
-        .await;
+        let desk = self.assigned_desktop("azure", nth).await;
+        let user = desk.owner.clone().unwrap();
+        self.azure_session(&user, true).await;
+        self.azure_session(&user, false).await;
         desk
     }
 
@@ -152,31 +47,18 @@ impl World {
         snap: &str,
         replica_of: Option<&str>,
     ) -> Backup {
-        let now = self.clock.now().to_rfc3339();
-        let b = Backup {
-            id: uuid::Uuid::new_v4().to_string(),
-            job_id: None,
-            account_id: self.account_id.clone(),
-            frame_account: FRAME.into(),
-            volume_id: r.provider_id.clone(),
-            volume_name: ResourceId::parse(&r.provider_id)
-                .unwrap()
-                .name()
-                .to_string(),
-            name: "known good".into(),
-            kind: BackupKind::Manual,
+        let name = ResourceId::parse(&r.provider_id)
+            .unwrap()
+            .name()
+            .to_string();
+        self.known_good(
+            "azure",
+            (&r.provider_id, &name),
             site,
-            location: location.into(),
-            provider_ref: Some(snap.into()),
-            state: BackupState::Available,
-            percent: 100.0,
-            replica_of: replica_of.map(str::to_string),
-            error: None,
-            created_at: now.clone(),
-            updated_at: now,
-        };
-        self.catalog.lock().insert_backup(&b).unwrap();
-        b
+            location,
+            snap.into(),
+            replica_of,
+        )
     }
 
     /// A primary backup of the disk, made with the product's client, recorded as `backup` does.
@@ -221,27 +103,6 @@ impl World {
         )
     }
 
-    async fn restore(
-        &self,
-        b: &Backup,
-        confirm: Option<&str>,
-        sink: &Hooked,
-        cancel: CancelFlag,
-    ) -> Result<restore::RestoreOutcome, RestoreError> {
-        restore::run(
-            &self.report(),
-            self.store.as_ref(),
-            sink,
-            RestoreRequest {
-                backup_id: b.id.clone(),
-                confirm_volume: confirm.map(str::to_string),
-                actor: "test".into(),
-            },
-            cancel,
-        )
-        .await
-    }
-
     async fn os_disk_of(&self, vm: &str) -> String {
         let arm = client(&self.lab);
         let v = arm
@@ -254,7 +115,7 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_primary_backup_is_restored_in_place_and_undone_by_its_safety_backup() {
-    let w = World::new().await;
+    let w = azure_world().await;
     let desk = w.running_desktop(0).await;
     let old_disk = desk.provider_id.clone();
     let b = w.backup(&desk, "known-good").await;
@@ -276,7 +137,7 @@ async fn a_primary_backup_is_restored_in_place_and_undone_by_its_safety_backup()
 
     // Without the typed name, nothing happens.
     let e = w
-        .restore(&b, None, &quiet(), CancelFlag::new())
+        .restore(&b, None, &Seen::new(), CancelFlag::new())
         .await
         .unwrap_err();
     assert!(
@@ -286,7 +147,7 @@ async fn a_primary_backup_is_restored_in_place_and_undone_by_its_safety_backup()
     assert!(w.catalog.lock().unfinished_jobs().unwrap().is_empty());
 
     let out = w
-        .restore(&b, Some(&desk.name), &quiet(), CancelFlag::new())
+        .restore(&b, Some(&desk.name), &Seen::new(), CancelFlag::new())
         .await
         .unwrap();
     assert!(out.powered_on);
@@ -315,11 +176,7 @@ async fn a_primary_backup_is_restored_in_place_and_undone_by_its_safety_backup()
         &now_disk
     ));
     assert!(!old.tags.contains_key("frame.account"));
-    let notes = w
-        .catalog
-        .lock()
-        .list_notifications(&NotificationFilter::default())
-        .unwrap();
+    let notes = w.notes();
     assert_eq!(notes[0].level, NotificationLevel::Success, "{notes:#?}");
     assert!(notes.iter().any(|n| n.body.contains("Safety snapshot")));
     assert!(notes.iter().any(|n| n.body.contains("started")));
@@ -335,7 +192,7 @@ async fn a_primary_backup_is_restored_in_place_and_undone_by_its_safety_backup()
     assert!(undo_plan.can_run, "{:#?}", undo_plan.checks);
     assert_eq!(undo_plan.vm.as_deref(), Some(desk.name.as_str()));
     let undo = w
-        .restore(&safety, Some(&desk.name), &quiet(), CancelFlag::new())
+        .restore(&safety, Some(&desk.name), &Seen::new(), CancelFlag::new())
         .await
         .unwrap();
     let after_undo = w.os_disk_of(&desk.name).await;
@@ -359,7 +216,7 @@ async fn a_primary_backup_is_restored_in_place_and_undone_by_its_safety_backup()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_is_copied_back_and_restored_in_the_primary_region() {
-    let w = World::new().await;
+    let w = azure_world().await;
     let desk = w.running_desktop(1).await;
     let b = w.backup(&desk, "p1").await;
     let r = w.replica(&desk, &b, "p1-replica").await;
@@ -373,7 +230,7 @@ async fn a_replica_is_copied_back_and_restored_in_the_primary_region() {
         plan.steps
     );
     let out = w
-        .restore(&r, Some(&desk.name), &quiet(), CancelFlag::new())
+        .restore(&r, Some(&desk.name), &Seen::new(), CancelFlag::new())
         .await
         .unwrap();
     let now_disk = w.os_disk_of(&desk.name).await;
@@ -392,17 +249,11 @@ async fn a_replica_is_copied_back_and_restored_in_the_primary_region() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_in_session_or_an_incomplete_replica_blocks_the_restore() {
-    let w = World::new().await;
+    let w = azure_world().await;
     let desk = w.running_desktop(2).await;
     let b = w.backup(&desk, "p2").await;
     let user = desk.owner.clone().unwrap();
-    control(
-        &w.lab,
-        reqwest::Method::POST,
-        "azure/sessions/open",
-        Some(json!({"user": user})),
-    )
-    .await;
+    w.azure_session(&user, true).await;
     let plan = restore::plan(&w.report(), w.store.as_ref(), &b.id)
         .await
         .unwrap();
@@ -415,7 +266,7 @@ async fn a_user_in_session_or_an_incomplete_replica_blocks_the_restore() {
     assert_eq!(session.status, CheckStatus::Blocked);
     assert!(session.message.contains(&user), "{}", session.message);
     let e = w
-        .restore(&b, Some(&desk.name), &quiet(), CancelFlag::new())
+        .restore(&b, Some(&desk.name), &Seen::new(), CancelFlag::new())
         .await
         .unwrap_err();
     assert!(matches!(e, RestoreError::Blocked { .. }), "{e:?}");
@@ -427,13 +278,7 @@ async fn a_user_in_session_or_an_incomplete_replica_blocks_the_restore() {
     );
 
     // A replica still copying.
-    control(
-        &w.lab,
-        reqwest::Method::POST,
-        "azure/sessions/close",
-        Some(json!({"user": user})),
-    )
-    .await;
+    w.azure_session(&user, false).await;
     let mut r = w.row(
         &desk,
         BackupSite::Replica,
@@ -460,7 +305,7 @@ async fn a_user_in_session_or_an_incomplete_replica_blocks_the_restore() {
     assert_eq!(check.status, CheckStatus::Blocked);
     assert!(check.message.contains("40%"), "{}", check.message);
     let e = w
-        .restore(&r, Some(&desk.name), &quiet(), CancelFlag::new())
+        .restore(&r, Some(&desk.name), &Seen::new(), CancelFlag::new())
         .await
         .unwrap_err();
     assert!(matches!(e, RestoreError::Blocked { .. }), "{e:?}");
@@ -468,18 +313,15 @@ async fn a_user_in_session_or_an_incomplete_replica_blocks_the_restore() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fault_mid_restore_is_a_failure_never_a_success() {
-    let w = World::new().await;
+    let w = azure_world().await;
     let desk = w.running_desktop(3).await;
     let b = w.backup(&desk, "p3").await;
     let lab = w.lab.azure_lab().clone();
-    let sink = Hooked(
-        Box::new(move |p| {
-            if p.step.starts_with("creating disk") {
-                lab.set_region_down(PRIMARY, true);
-            }
-        }),
-        Mutex::new(Vec::new()),
-    );
+    let sink = Seen::with(Box::new(move |p| {
+        if p.step.starts_with("creating disk") {
+            lab.set_region_down(PRIMARY, true);
+        }
+    }));
     let e = w
         .restore(&b, Some(&desk.name), &sink, CancelFlag::new())
         .await
@@ -492,11 +334,7 @@ async fn a_fault_mid_restore_is_a_failure_never_a_success() {
     let jobs = w.catalog.lock().recent_jobs(10).unwrap();
     let job = jobs.iter().find(|j| j.kind == "restore").unwrap();
     assert_eq!(job.state, JobState::Failed);
-    let notes = w
-        .catalog
-        .lock()
-        .list_notifications(&NotificationFilter::default())
-        .unwrap();
+    let notes = w.notes();
     assert_eq!(notes[0].level, NotificationLevel::Error, "{notes:#?}");
     assert!(
         notes[0].body.contains("safety backup is available"),
@@ -515,19 +353,16 @@ async fn a_fault_mid_restore_is_a_failure_never_a_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_restore_resumes_and_completes_once() {
-    let w = World::new().await;
+    let w = azure_world().await;
     let desk = w.running_desktop(4).await;
     let b = w.backup(&desk, "p4").await;
     let cancel = CancelFlag::new();
     let stop = cancel.clone();
-    let sink = Hooked(
-        Box::new(move |p| {
-            if p.step.starts_with("deallocating") {
-                stop.cancel();
-            }
-        }),
-        Mutex::new(Vec::new()),
-    );
+    let sink = Seen::with(Box::new(move |p| {
+        if p.step.starts_with("deallocating") {
+            stop.cancel();
+        }
+    }));
     let e = w
         .restore(&b, Some(&desk.name), &sink, cancel)
         .await
@@ -548,7 +383,7 @@ async fn a_cancelled_restore_resumes_and_completes_once() {
     let out = restore::resume(
         &w.report(),
         w.store.as_ref(),
-        &quiet(),
+        &Seen::new(),
         &job,
         CancelFlag::new(),
     )

@@ -3,15 +3,16 @@
 //! next day's run applies retention (the older backups' snapshots deleted in Azure and in the
 //! catalog); runs missed while no scheduler ran are caught up once.
 
-mod schedule_world;
+mod world;
 
-use schedule_world::{World, FRAME};
-use standby_core::backup::{BackupKind, BackupSite, BackupState};
+use standby_core::backup::{Backup, BackupKind, BackupSite, BackupState};
 use standby_core::cancel::CancelFlag;
 use standby_core::catalog::schedules::RunState;
+use standby_core::disaster_recovery::Report;
 use standby_core::jobs::NoProgress;
 use standby_core::schedule::{parse_date, parse_time, Schedule, SchedulePolicy};
 use standby_core::scheduler::{CoreBackups, Event, Scheduler, SchedulerSettings};
+use world::{LabSleep, World, FRAME};
 
 fn policy(first: &str, time: &str, keep: u32) -> SchedulePolicy {
     SchedulePolicy {
@@ -45,21 +46,39 @@ fn backup_all_jobs(w: &World) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_due_run_backs_up_once_across_a_restart_and_the_next_applies_retention() {
-    let w = World::new(3).await;
-    let azure = w.account_id("azure");
-    let report = w.report();
-    let backups = CoreBackups::default();
-    let sleep = w.sleeper();
-    let scheduler = Scheduler {
-        report: &report,
+/// The Azure snapshot a backup names (the last part of its ARM id).
+fn snapshot_name(b: &Backup) -> &str {
+    b.provider_ref
+        .as_deref()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+}
+
+/// A scheduler with the product's backups and default settings, on this world's lab clock.
+fn scheduler<'a>(
+    w: &'a World,
+    report: &'a Report<'a>,
+    backups: &'a CoreBackups,
+    sleep: &'a LabSleep,
+) -> Scheduler<'a> {
+    Scheduler {
+        report,
         store: w.store.as_ref(),
         sink: &NoProgress,
-        backups: &backups,
-        sleep: &sleep,
+        backups,
+        sleep,
         settings: SchedulerSettings::default(),
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_due_run_backs_up_once_across_a_restart_and_the_next_applies_retention() {
+    let w = World::small(3).await;
+    let azure = w.account_id("azure");
+    let (report, backups, sleep) = (w.report(), CoreBackups::default(), w.sleeper());
+    let scheduler = scheduler(&w, &report, &backups, &sleep);
     // 09:00 in the lab: a daily schedule at 09:30 from today, keeping one.
     let now = w.clock.now();
     let s = Schedule::new(policy("2026-03-02", "09:30", 1), now).unwrap();
@@ -139,13 +158,7 @@ async fn a_due_run_backs_up_once_across_a_restart_and_the_next_applies_retention
     // The next day: the run keeps one backup per volume, so yesterday's go, in Azure too.
     let names_before = w.azure_snapshot_names().await;
     for b in &day1 {
-        let name = b
-            .provider_ref
-            .as_deref()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap();
+        let name = snapshot_name(b);
         assert!(
             names_before.contains(name),
             "{name} exists before retention"
@@ -170,13 +183,7 @@ async fn a_due_run_backs_up_once_across_a_restart_and_the_next_applies_retention
     let names_after = w.azure_snapshot_names().await;
     let mut gone = 0;
     for b in &day1 {
-        let name = b
-            .provider_ref
-            .as_deref()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap();
+        let name = snapshot_name(b);
         let row_kept = after.iter().any(|a| a.id == b.id);
         // A volume backed up again today lost yesterday's backup; one skipped today keeps it
         // (the newest usable backup is never deleted). Catalog and Azure agree either way.
@@ -214,19 +221,10 @@ async fn a_due_run_backs_up_once_across_a_restart_and_the_next_applies_retention
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_missed_while_nothing_ran_are_caught_up_once() {
-    let w = World::new(2).await;
+    let w = World::small(2).await;
     let azure = w.account_id("azure");
-    let report = w.report();
-    let backups = CoreBackups::default();
-    let sleep = w.sleeper();
-    let scheduler = Scheduler {
-        report: &report,
-        store: w.store.as_ref(),
-        sink: &NoProgress,
-        backups: &backups,
-        sleep: &sleep,
-        settings: SchedulerSettings::default(),
-    };
+    let (report, backups, sleep) = (w.report(), CoreBackups::default(), w.sleeper());
+    let scheduler = scheduler(&w, &report, &backups, &sleep);
     // Set a week ago, daily at 02:00; the lab is at 2026-03-02 09:00 and nothing ran since.
     let set_at = "2026-02-25T00:00:00Z".parse().unwrap();
     let s = Schedule::new(policy("2026-02-25", "02:00", 3), set_at).unwrap();

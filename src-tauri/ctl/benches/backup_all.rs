@@ -21,10 +21,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use standby_lab::clock::LabClock;
-use standby_lab::seed::SeedSize;
-use standby_lab::{Lab, LabConfig};
-use support::{add_lab_azure, control, Cli};
+use support::{backup_all_dry_run, control, lab_get, AzureDrLab, BACKUP_ALL};
 
 const SPEED_UP: f64 = 200.0;
 const LATENCY_MS: u64 = 25;
@@ -51,58 +48,13 @@ fn peak_rss(pid: u32) -> Option<u64> {
 }
 
 async fn measure(users: usize) -> Figures {
-    let clock = LabClock::system();
-    clock.set_scale(SPEED_UP);
-    let lab = Lab::start(LabConfig {
-        seed: SeedSize::Users(users),
-        clock: Some(clock),
-        ..LabConfig::default()
-    })
-    .await
-    .expect("the lab starts");
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(standby_core::providers::tls::web_client_config(None).unwrap())
-        .build()
-        .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut cli = Cli::new(data.path());
-    add_lab_azure(&mut cli, &lab, "azure");
-    cli.ok(
-        &[
-            "account",
-            "guest-agent",
-            "azure",
-            "--url",
-            &format!("{}azure/guest-agent", control(&lab)),
-        ],
-        None,
-    );
-    cli.ok(
-        &[
-            "dr",
-            "enable-azure",
-            "--account",
-            "azure",
-            "--frame-account",
-            "acme-pd",
-            "--secondary-region",
-            &lab.azure.secondary_region,
-            "--secondary-resource-group",
-            &lab.azure.secondary_resource_group,
-        ],
-        None,
-    );
-    let all = [
-        "backup",
-        "all",
-        "azure",
-        "--frame-account",
-        "acme-pd",
-        "--yes",
-        "--json",
-    ];
-    let mut dry = all.to_vec();
-    dry.push("--dry-run");
+    let AzureDrLab {
+        lab,
+        http,
+        mut cli,
+        data: _data,
+    } = AzureDrLab::start(users, SPEED_UP).await;
+    let dry = backup_all_dry_run();
     let plan = cli.json(&dry, None);
     let eligible: Vec<String> = plan["plan"]["eligible"]
         .as_array()
@@ -112,22 +64,8 @@ async fn measure(users: usize) -> Figures {
         .collect();
 
     // The lower bound, from the lab's own figures for the eligible disks.
-    let state: serde_json::Value = http
-        .get(format!("{}azure/state", control(&lab)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let settings: serde_json::Value = http
-        .get(format!("{}azure/settings", control(&lab)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = lab_get(&http, &lab, "azure/state").await;
+    let settings = lab_get(&http, &lab, "azure/settings").await;
     let speed_mib = state["copy_speed_mib_per_sec"].as_f64().unwrap_or(100.0);
     let in_flight = settings["limits"]["copies_in_flight_per_region"]
         .as_f64()
@@ -155,22 +93,26 @@ async fn measure(users: usize) -> Figures {
             .expect("the latency fault is set");
     }
 
+    // Enough workers that the copies, not the workers, are the bound: a volume holds its worker
+    // through its snapshot and power cycle as well as its copy.
+    let workers = (in_flight as usize + in_flight as usize / 4).to_string();
+    let mut all = BACKUP_ALL.to_vec();
+    all.extend(["--workers", &workers]);
     let started = Instant::now();
-    let mut child = cli.spawn(&all);
-    let pid = child.id();
+    let mut run = cli.spawn(&all);
+    let pid = run.child.id();
     let mut peak = 0;
     let status = loop {
         if let Some(kib) = peak_rss(pid) {
             peak = peak.max(kib);
         }
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = run.child.try_wait().unwrap() {
             break status;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let wall = started.elapsed();
-    let out = child.wait_with_output().unwrap();
-    cli.record(&all, &out);
+    cli.reap(&all, run);
     assert!(status.success(), "backup all failed:\n{}", cli.tail());
     lab.shutdown().await.unwrap();
     Figures {

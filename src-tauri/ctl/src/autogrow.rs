@@ -1,8 +1,7 @@
 //! `standbyctl autogrow ...`: an account's autogrow settings, and a check that grows the volumes
 //! running out of space (docs/autogrow.md).
 
-use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::bail;
 use clap::{ArgGroup, Args, Subcommand};
@@ -14,10 +13,11 @@ use standby_core::cancel::CancelFlag;
 use standby_core::catalog::{Catalog, SharedCatalog};
 use standby_core::clock::SystemClock;
 use standby_core::disaster_recovery::Report;
-use standby_core::jobs::{JobProgress, NoProgress, ProgressSink};
 use standby_core::notifications::NoSink;
 use standby_core::paths::DataPaths;
 use standby_core::secrets::Keyring;
+
+use crate::progress::{cancel_on_ctrl_c, LineEvery, TerminalProgress};
 
 #[derive(Subcommand)]
 pub enum AutogrowCommand {
@@ -77,21 +77,6 @@ pub struct Check {
     /// Print the outcome as JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// A progress line per growth step on a terminal.
-struct Terminal {
-    last: Mutex<String>,
-}
-
-impl ProgressSink for Terminal {
-    fn progress(&self, p: &JobProgress) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if *last != p.step {
-            *last = p.step.clone();
-            eprintln!("[{:>3.0}%] {}", p.percent, p.step);
-        }
-    }
 }
 
 pub fn run(cmd: AutogrowCommand, paths: &DataPaths) -> anyhow::Result<()> {
@@ -169,36 +154,22 @@ pub fn run(cmd: AutogrowCommand, paths: &DataPaths) -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let terminal = Terminal {
-                last: Mutex::new(String::new()),
-            };
-            let sink: &dyn ProgressSink = if std::io::stderr().is_terminal() {
-                &terminal
-            } else {
-                &NoProgress
-            };
+            // A progress line per growth step.
+            let terminal = TerminalProgress::new(LineEvery::Step);
             let cancel = CancelFlag::new();
-            let out = rt.block_on(async {
-                let stop = cancel.clone();
-                let ctrl_c = tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("cancelling: a growth under way is finished by `standbyctl jobs resume`");
-                        stop.cancel();
-                    }
-                });
-                let out = autogrow::check_account(
+            let out = rt.block_on(cancel_on_ctrl_c(
+                &cancel,
+                "cancelling: a growth under way is finished by `standbyctl jobs resume`",
+                autogrow::check_account(
                     &report,
                     &Keyring,
-                    sink,
+                    terminal.sink(),
                     &a.account,
                     &a.frame_account,
                     &crate::audit::actor(),
                     cancel.clone(),
-                )
-                .await;
-                ctrl_c.abort();
-                out
-            })?;
+                ),
+            ))?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {

@@ -1,8 +1,7 @@
 //! `standbyctl backup ...`: back up one volume now (Azure or AHV, replicated when DR is on), back
 //! up every volume of an account (`backup all`), and list the backups the catalog holds.
 
-use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -14,11 +13,12 @@ use standby_core::catalog::{Catalog, SharedCatalog};
 use standby_core::clock::SystemClock;
 use standby_core::disaster_recovery::Report;
 use standby_core::inventory::ResourceKind;
-use standby_core::jobs::{JobProgress, ProgressSink};
 use standby_core::limits::Limits;
 use standby_core::notifications::NoSink;
 use standby_core::paths::DataPaths;
 use standby_core::secrets::Keyring;
+
+use crate::progress::{cancel_on_ctrl_c, LineEvery, TerminalProgress};
 
 #[derive(Subcommand)]
 pub enum BackupCommand {
@@ -107,24 +107,6 @@ pub struct List {
     json: bool,
 }
 
-/// Progress lines on a terminal, one per whole percent or new step, so a log stays readable.
-struct Terminal {
-    last: Mutex<(i64, String)>,
-}
-
-impl ProgressSink for Terminal {
-    fn progress(&self, p: &JobProgress) {
-        // A poisoned lock only means an earlier line failed to print: keep going.
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let pct = p.percent.floor() as i64;
-        if last.0 == pct && last.1 == p.step {
-            return;
-        }
-        *last = (pct, p.step.clone());
-        eprintln!("[{pct:>3}%] {}", p.step);
-    }
-}
-
 pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
     let catalog: SharedCatalog = Catalog::open(&paths.catalog)?.shared();
     match cmd {
@@ -169,30 +151,14 @@ pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 clock: Arc::new(SystemClock),
                 sink: &NoSink,
             };
-            let terminal = Terminal {
-                last: Mutex::new((-1, String::new())),
-            };
-            let quiet = standby_core::jobs::NoProgress;
-            let sink: &dyn ProgressSink = if std::io::stderr().is_terminal() {
-                &terminal
-            } else {
-                &quiet
-            };
+            let terminal = TerminalProgress::new(LineEvery::Percent);
             let cancel = CancelFlag::new();
             let rows = rt
-                .block_on(async {
-                    let stop = cancel.clone();
-                    let ctrl_c = tokio::spawn(async move {
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            eprintln!("cancelling: what was made so far is kept");
-                            stop.cancel();
-                        }
-                    });
-                    let out =
-                        backup::backup_now(&report, &Keyring, sink, req, cancel.clone()).await;
-                    ctrl_c.abort();
-                    out
-                })
+                .block_on(cancel_on_ctrl_c(
+                    &cancel,
+                    "cancelling: what was made so far is kept",
+                    backup::backup_now(&report, &Keyring, terminal.sink(), req, cancel.clone()),
+                ))
                 .context("the backup did not complete")?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -221,10 +187,7 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
         .iter()
         .map(|k| kind_of(k))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let actor = match std::env::var("USER").or_else(|_| std::env::var("USERNAME")) {
-        Ok(u) if !u.is_empty() => format!("standbyctl:{u}"),
-        _ => "standbyctl".to_string(),
-    };
+    let actor = crate::audit::actor();
     let req = BackupAllRequest {
         account: a.account,
         frame_account: a.frame_account,
@@ -244,29 +207,21 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         sink: &NoSink,
     };
-    let terminal = Terminal {
-        last: Mutex::new((-1, String::new())),
-    };
-    let quiet = standby_core::jobs::NoProgress;
-    let sink: &dyn ProgressSink = if std::io::stderr().is_terminal() {
-        &terminal
-    } else {
-        &quiet
-    };
+    let terminal = TerminalProgress::new(LineEvery::Percent);
     let cancel = CancelFlag::new();
     let out: BackupAllOutcome = rt
-        .block_on(async {
-            let stop = cancel.clone();
-            let ctrl_c = tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("cancelling: what was made so far is kept; `standbyctl jobs resume` finishes it");
-                    stop.cancel();
-                }
-            });
-            let out = backup_all::run(&report, &Keyring, sink, &limits, req, cancel.clone()).await;
-            ctrl_c.abort();
-            out
-        })
+        .block_on(cancel_on_ctrl_c(
+            &cancel,
+            "cancelling: what was made so far is kept; `standbyctl jobs resume` finishes it",
+            backup_all::run(
+                &report,
+                &Keyring,
+                terminal.sink(),
+                &limits,
+                req,
+                cancel.clone(),
+            ),
+        ))
         .context("backing up every volume did not complete")?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&out)?);

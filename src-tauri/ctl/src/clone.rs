@@ -1,7 +1,6 @@
 //! `standbyctl clone plan|run`: copy persistent desktops from one AHV account to another.
 
-use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use standby_core::cancel::CancelFlag;
@@ -9,11 +8,11 @@ use standby_core::catalog::{Catalog, SharedCatalog};
 use standby_core::clock::SystemClock;
 use standby_core::clone::{self, CloneError, ClonePlan, CloneRequest, DesktopAction};
 use standby_core::disaster_recovery::Report;
-use standby_core::jobs::{JobProgress, NoProgress, ProgressSink};
 use standby_core::notifications::NoSink;
 use standby_core::paths::DataPaths;
-use standby_core::restore::CheckStatus;
 use standby_core::secrets::Keyring;
+
+use crate::progress::{cancel_on_ctrl_c, LineEvery, TerminalProgress, RESUME_LATER};
 
 /// Exit status of `clone plan` when a check blocks, and of `clone run` when it was refused before
 /// anything was done.
@@ -103,18 +102,6 @@ impl CloneArgs {
 }
 
 /// Progress on standard error: one line each time the job moves to something new.
-struct StepLines(Mutex<String>);
-
-impl ProgressSink for StepLines {
-    fn progress(&self, p: &JobProgress) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if *seen != p.step {
-            seen.clone_from(&p.step);
-            eprintln!("clone {:>3.0}%  {}", p.percent, p.step);
-        }
-    }
-}
-
 fn show(p: &ClonePlan) {
     println!(
         "Clone {} ({}) to {} ({}) through {} [{}]",
@@ -142,17 +129,7 @@ fn show(p: &ClonePlan) {
             println!("  {:<24} {:<32}   - {step}", "", "");
         }
     }
-    for (i, s) in p.steps.iter().enumerate() {
-        println!("{}. {s}", i + 1);
-    }
-    for c in &p.checks {
-        let mark = match c.status {
-            CheckStatus::Ok => "ok     ",
-            CheckStatus::Warning => "warning",
-            CheckStatus::Blocked => "BLOCKED",
-        };
-        println!("{mark} {:<30} {}", c.name, c.message);
-    }
+    crate::restore::print_steps_and_checks(&p.steps, &p.checks, "", 30);
 }
 
 pub fn run(cmd: CloneCommand, paths: &DataPaths) -> anyhow::Result<std::process::ExitCode> {
@@ -181,25 +158,19 @@ pub fn run(cmd: CloneCommand, paths: &DataPaths) -> anyhow::Result<std::process:
             })
         }
         CloneCommand::Run(a) => {
-            let lines = StepLines(Mutex::new(String::new()));
-            let sink: &dyn ProgressSink = if std::io::stderr().is_terminal() {
-                &lines
-            } else {
-                &NoProgress
-            };
+            let terminal = TerminalProgress::new(LineEvery::StepOf("clone"));
             let cancel = CancelFlag::new();
-            let out = rt.block_on(async {
-                let stop = cancel.clone();
-                let ctrl_c = tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("cancelling after the current step: resume with `standbyctl jobs resume`");
-                        stop.cancel();
-                    }
-                });
-                let out = clone::run(&report, &Keyring, sink, a.request(), cancel.clone()).await;
-                ctrl_c.abort();
-                out
-            });
+            let out = rt.block_on(cancel_on_ctrl_c(
+                &cancel,
+                RESUME_LATER,
+                clone::run(
+                    &report,
+                    &Keyring,
+                    terminal.sink(),
+                    a.request(),
+                    cancel.clone(),
+                ),
+            ));
             match out {
                 Ok(o) => {
                     if a.json {

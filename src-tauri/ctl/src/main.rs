@@ -13,6 +13,7 @@ mod jobs;
 mod lab;
 mod notifications;
 mod post_session;
+mod progress;
 mod restore;
 mod retention;
 mod schedule;

@@ -1,18 +1,20 @@
 //! `standbyctl restore plan|run`: the restore pre-flight, and the restore itself.
 
-use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use standby_core::cancel::CancelFlag;
 use standby_core::catalog::{Catalog, SharedCatalog};
 use standby_core::clock::SystemClock;
 use standby_core::disaster_recovery::Report;
-use standby_core::jobs::{JobProgress, ProgressSink};
 use standby_core::notifications::NoSink;
 use standby_core::paths::DataPaths;
-use standby_core::restore::{self, CheckStatus, RestoreError, RestorePlan, RestoreRequest};
+use standby_core::restore::{
+    self, CheckStatus, RestoreCheck, RestoreError, RestorePlan, RestoreRequest,
+};
 use standby_core::secrets::Keyring;
+
+use crate::progress::{cancel_on_ctrl_c, LineEvery, TerminalProgress, RESUME_LATER};
 
 /// Exit status of `restore plan` when a check blocks, and of `restore run` when it was refused
 /// before anything was done (blocked, or the confirmation missing).
@@ -53,19 +55,24 @@ pub struct RunArgs {
     json: bool,
 }
 
-struct Terminal {
-    last: Mutex<(i64, String)>,
-}
-
-impl ProgressSink for Terminal {
-    fn progress(&self, p: &JobProgress) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let pct = p.percent.floor() as i64;
-        if last.0 == pct && last.1 == p.step {
-            return;
-        }
-        *last = (pct, p.step.clone());
-        eprintln!("[{pct:>3}%] {}", p.step);
+/// A pre-flight's steps, numbered (each line starting with `indent`), then its checks with
+/// their outcome, names padded to `name_width`: a restore plan's and a clone plan's.
+pub fn print_steps_and_checks(
+    steps: &[String],
+    checks: &[RestoreCheck],
+    indent: &str,
+    name_width: usize,
+) {
+    for (i, s) in steps.iter().enumerate() {
+        println!("{indent}{}. {s}", i + 1);
+    }
+    for c in checks {
+        let mark = match c.status {
+            CheckStatus::Ok => "ok     ",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Blocked => "BLOCKED",
+        };
+        println!("{mark} {:<name_width$} {}", c.name, c.message);
     }
 }
 
@@ -79,17 +86,7 @@ fn print_plan(p: &RestorePlan) {
         p.from_location,
         p.point_in_time
     );
-    for (i, s) in p.steps.iter().enumerate() {
-        println!("  {}. {s}", i + 1);
-    }
-    for c in &p.checks {
-        let mark = match c.status {
-            CheckStatus::Ok => "ok     ",
-            CheckStatus::Warning => "warning",
-            CheckStatus::Blocked => "BLOCKED",
-        };
-        println!("{mark} {:<24} {}", c.name, c.message);
-    }
+    print_steps_and_checks(&p.steps, &p.checks, "  ", 24);
     if p.replaces_assigned_desktop {
         println!(
             "This replaces an assigned desktop's disk: run with --confirm-volume {}",
@@ -123,15 +120,7 @@ pub fn run(cmd: RestoreCommand, paths: &DataPaths) -> anyhow::Result<std::proces
             })
         }
         RestoreCommand::Run(a) => {
-            let terminal = Terminal {
-                last: Mutex::new((-1, String::new())),
-            };
-            let quiet = standby_core::jobs::NoProgress;
-            let sink: &dyn ProgressSink = if std::io::stderr().is_terminal() {
-                &terminal
-            } else {
-                &quiet
-            };
+            let terminal = TerminalProgress::new(LineEvery::Percent);
             let actor = match std::env::var("USER") {
                 Ok(u) if !u.is_empty() => format!("standbyctl:{u}"),
                 _ => "standbyctl".to_string(),
@@ -142,18 +131,11 @@ pub fn run(cmd: RestoreCommand, paths: &DataPaths) -> anyhow::Result<std::proces
                 actor,
             };
             let cancel = CancelFlag::new();
-            let out = rt.block_on(async {
-                let stop = cancel.clone();
-                let ctrl_c = tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("cancelling after the current step: resume with `standbyctl jobs resume`");
-                        stop.cancel();
-                    }
-                });
-                let out = restore::run(&report, &Keyring, sink, req, cancel.clone()).await;
-                ctrl_c.abort();
-                out
-            });
+            let out = rt.block_on(cancel_on_ctrl_c(
+                &cancel,
+                RESUME_LATER,
+                restore::run(&report, &Keyring, terminal.sink(), req, cancel.clone()),
+            ));
             match out {
                 Ok(o) => {
                     if a.json {

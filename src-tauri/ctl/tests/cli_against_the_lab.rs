@@ -11,7 +11,7 @@ mod support;
 use std::path::Path;
 
 use standby_lab::{Lab, LabConfig};
-use support::{keyring_available, Cli};
+use support::{add_lab_azure, enable_azure_dr, keyring_available, Cli};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_command_line_session_works_and_leaks_no_secret() {
@@ -61,33 +61,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
             Some(&format!("{}\n", ep.password)),
         );
     }
-    let ca = data.path().join("lab-ca.pem");
-    std::fs::write(&ca, &az.ca_certificate_pem).unwrap();
-    cli.ok(
-        &[
-            "account",
-            "add-azure",
-            "--name",
-            "azure",
-            "--tenant",
-            &az.tenant_id,
-            "--client-id",
-            &az.client_id,
-            "--subscription",
-            &az.subscription_id,
-            "--resource-group",
-            &az.resource_group,
-            "--region",
-            &az.primary_region,
-            "--arm-url",
-            az.arm_url.as_str(),
-            "--authority-url",
-            az.authority_url.as_str(),
-            "--ca-file",
-            ca.to_str().unwrap(),
-        ],
-        Some(&format!("{}\n", az.client_secret)),
-    );
+    add_lab_azure(&mut cli, &lab, "azure");
     let list = cli.ok(&["account", "list", "--json"], None);
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 3);
@@ -249,22 +223,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         "protection domain created in the lab"
     );
 
-    let out = cli.ok(
-        &[
-            "dr",
-            "enable-azure",
-            "--account",
-            "azure",
-            "--frame-account",
-            "acme-pd",
-            "--secondary-region",
-            &az.secondary_region,
-            "--secondary-resource-group",
-            &az.secondary_resource_group,
-            "--json",
-        ],
-        None,
-    );
+    let out = enable_azure_dr(&mut cli, &lab, "azure", &["--json"]);
     let enabled: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         enabled["config"]["target"]["secondary_region"],
@@ -316,16 +275,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         id.rsplit('/').next().unwrap().to_string()
     };
     let (desk_disk, template_disk) = (disk_of("persistent_desktop"), disk_of("template_image"));
-    let ticking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let ticker = {
-        let (clock, ticking) = (lab.clock.clone(), ticking.clone());
-        tokio::spawn(async move {
-            while ticking.load(std::sync::atomic::Ordering::SeqCst) {
-                clock.advance(std::time::Duration::from_secs(30));
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        })
-    };
+    let ticker = Ticker::start(&lab);
     let created = cli.ok(
         &[
             "backup",
@@ -342,8 +292,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         ],
         None,
     );
-    ticking.store(false, std::sync::atomic::Ordering::SeqCst);
-    ticker.await.unwrap();
+    ticker.stop().await;
     let created: Vec<serde_json::Value> = serde_json::from_str(&created).unwrap();
     assert_eq!(created.len(), 2, "{created:?}");
     let listed: Vec<serde_json::Value> = serde_json::from_str(&cli.ok(
@@ -446,16 +395,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         "{}",
         cli.tail()
     );
-    let ticking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let ticker = {
-        let (clock, ticking) = (lab.clock.clone(), ticking.clone());
-        tokio::spawn(async move {
-            while ticking.load(std::sync::atomic::Ordering::SeqCst) {
-                clock.advance(std::time::Duration::from_secs(30));
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        })
-    };
+    let ticker = Ticker::start(&lab);
     let restored = cli.run(
         &[
             "restore",
@@ -467,8 +407,7 @@ async fn a_full_command_line_session_works_and_leaks_no_secret() {
         ],
         None,
     );
-    ticking.store(false, std::sync::atomic::Ordering::SeqCst);
-    ticker.await.unwrap();
+    ticker.stop().await;
     assert!(restored.status.success(), "{}", cli.tail());
     let restored: serde_json::Value = serde_json::from_slice(&restored.stdout).unwrap();
     let new_disk = restored["restored_volume"].as_str().unwrap();
@@ -671,4 +610,30 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Moves the lab's clock 30 s every 50 ms while a command waits on lab time (copies, power).
+struct Ticker {
+    ticking: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(lab: &standby_lab::LabHandle) -> Self {
+        let ticking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (clock, on) = (lab.clock.clone(), ticking.clone());
+        let task = tokio::spawn(async move {
+            while on.load(std::sync::atomic::Ordering::SeqCst) {
+                clock.advance(std::time::Duration::from_secs(30));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        });
+        Self { ticking, task }
+    }
+
+    async fn stop(self) {
+        self.ticking
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.task.await.unwrap();
+    }
 }

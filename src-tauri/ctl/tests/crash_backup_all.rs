@@ -15,10 +15,8 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use standby_lab::clock::LabClock;
-use standby_lab::seed::SeedSize;
-use standby_lab::{Lab, LabConfig, LabHandle};
-use support::{add_lab_azure, control, keyring_available, Cli};
+use standby_lab::LabHandle;
+use support::{backup_all_dry_run, keyring_available, lab_get, AzureDrLab, BACKUP_ALL};
 
 const USERS: usize = 1_000;
 const KILLS: usize = 20;
@@ -27,13 +25,7 @@ const KILLS: usize = 20;
 const SPEED_UP: f64 = 400.0;
 
 async fn lab_state(http: &reqwest::Client, lab: &LabHandle) -> Value {
-    http.get(format!("{}azure/state", control(lab)))
-        .send()
-        .await
-        .expect("the control API answers")
-        .json()
-        .await
-        .expect("the lab's state is JSON")
+    lab_get(http, lab, "azure/state").await
 }
 
 /// VM name to whether it is (or is becoming) running.
@@ -65,60 +57,16 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
     eprintln!("crash test seed: {seed} (STANDBY_CRASH_SEED={seed} replays it)");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
 
-    let clock = LabClock::system();
-    clock.set_scale(SPEED_UP);
-    let lab = Lab::start(LabConfig {
-        seed: SeedSize::Users(USERS),
-        clock: Some(clock),
-        ..LabConfig::default()
-    })
-    .await
-    .expect("the lab starts");
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(standby_core::providers::tls::web_client_config(None).unwrap())
-        .build()
-        .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut cli = Cli::new(data.path());
-    add_lab_azure(&mut cli, &lab, "azure");
-    cli.ok(
-        &[
-            "account",
-            "guest-agent",
-            "azure",
-            "--url",
-            &format!("{}azure/guest-agent", control(&lab)),
-        ],
-        None,
-    );
-    cli.ok(
-        &[
-            "dr",
-            "enable-azure",
-            "--account",
-            "azure",
-            "--frame-account",
-            "acme-pd",
-            "--secondary-region",
-            &lab.azure.secondary_region,
-            "--secondary-resource-group",
-            &lab.azure.secondary_resource_group,
-        ],
-        None,
-    );
+    let AzureDrLab {
+        lab,
+        http,
+        mut cli,
+        data,
+    } = AzureDrLab::start(USERS, SPEED_UP).await;
     let before = running_vms(&lab_state(&http, &lab).await);
 
-    let all = [
-        "backup",
-        "all",
-        "azure",
-        "--frame-account",
-        "acme-pd",
-        "--yes",
-        "--json",
-    ];
-    let mut dry = all.to_vec();
-    dry.push("--dry-run");
+    let all = BACKUP_ALL;
+    let dry = backup_all_dry_run();
     let planning = Instant::now();
     let plan = cli.json(&dry, None);
     // How long a start takes to plan (discovery, guest agent): kills are spread from half of it
@@ -161,17 +109,16 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
         } else {
             &all
         };
-        let mut child = cli.spawn(args);
+        let mut run = cli.spawn(args);
         let plan_ms = planning.as_millis() as u64;
         let wait = Duration::from_millis(rng.random_range(plan_ms / 2..=plan_ms + 3_000));
         tokio::time::sleep(wait).await;
-        let exited = child.try_wait().unwrap().is_some();
+        let exited = run.child.try_wait().unwrap().is_some();
         if !exited {
-            child.kill().expect("SIGKILL is delivered");
+            run.child.kill().expect("SIGKILL is delivered");
             kills += 1;
         }
-        let out = child.wait_with_output().unwrap();
-        cli.record(args, &out);
+        cli.reap(args, run);
         if exited {
             let (has_job, unfinished) = job_state();
             if has_job && unfinished == 0 {

@@ -24,9 +24,9 @@ use crate::cancel::CancelFlag;
 use crate::connect::{self, AhvAccount};
 use crate::disaster_recovery::{DrTarget, Report};
 use crate::inventory::{self, ResourceKind};
-use crate::jobs::{JobContext, JobError, JobRecord, Jobs, ProgressSink};
+use crate::jobs::{JobContext, JobError, JobRecord, ProgressSink};
 use crate::limits::Limits;
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::prism::types::{PowerTransition, VmPowerState};
 use crate::providers::prism::{PrismClient, PrismError};
 use crate::secrets::SecretStore;
@@ -142,11 +142,7 @@ pub(crate) async fn backup_now(
         target,
         volumes: vec![volume],
     };
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let job = jobs.create(
         super::JOB_KIND,
         Some(&account.account.id),
@@ -173,11 +169,7 @@ pub(crate) async fn resume(
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<Vec<Backup>, BackupError> {
-    let params: AhvParams =
-        serde_json::from_value(job.params.clone()).map_err(|e| BackupError::NotResumable {
-            job: job.id.clone(),
-            reason: e.to_string(),
-        })?;
+    let params: AhvParams = job.journaled_params()?;
     let account = connect(store, report, &params.target.account_id)?;
     run(
         report,
@@ -206,11 +198,7 @@ async fn run(
     let secondary = connect(store, report, &p.target.secondary_account_id)
         .map(|a| a.client)
         .ok();
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let env = Env {
         report,
         prism,
@@ -683,13 +671,5 @@ fn announce(
     let note = NewNotification::new(level, format!("Backup of {what}"), body)
         .account(t.account_id.clone())
         .job(job.id.clone());
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    report.announce(&note);
 }

@@ -31,11 +31,9 @@ use crate::catalog::SkipRecord;
 use crate::connect::{self, ConnectError};
 use crate::disaster_recovery::Report;
 use crate::inventory::{self, PowerState, ResourceKind};
-use crate::jobs::{
-    self as jobs_mod, JobError, JobRecord, JobState, Jobs, NoProgress, ProgressSink,
-};
+use crate::jobs::{self as jobs_mod, JobError, JobRecord, JobState, NoProgress, ProgressSink};
 use crate::limits::Limits;
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::secrets::SecretStore;
 
 pub const JOB_KIND: &str = "backup_all";
@@ -207,11 +205,7 @@ pub async fn run(
         name,
         ahv: is_ahv,
     };
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let job = jobs.create(
         JOB_KIND,
         Some(&account.id),
@@ -250,23 +244,10 @@ pub async fn resume(
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<BackupAllOutcome, BackupError> {
-    let not = |reason: String| BackupError::NotResumable {
-        job: job.id.clone(),
-        reason,
-    };
-    if job.kind != JOB_KIND {
-        return Err(not(format!("it is a {:?} job", job.kind)));
-    }
-    let fresh = report
-        .catalog
-        .lock()
-        .job(&job.id)?
-        .unwrap_or_else(|| job.clone());
-    if fresh.state == JobState::Succeeded {
-        return Err(not("it has already succeeded".into()));
-    }
-    let params: AllParams =
-        serde_json::from_value(fresh.params.clone()).map_err(|e| not(e.to_string()))?;
+    job.expect_kind(JOB_KIND)?;
+    let fresh = report.catalog.lock().job_now(job)?;
+    fresh.expect_unfinished()?;
+    let params: AllParams = fresh.journaled_params()?;
     run_parent(report, store, sink, limits, &fresh, &params, None, cancel).await
 }
 
@@ -318,11 +299,7 @@ async fn run_parent(
         )?)
     };
     let dr = report.catalog.lock().dr_config(&p.account_id)?;
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let failures = parking_lot::Mutex::new(Vec::<VolumeFailure>::new());
     let plan_cell = parking_lot::Mutex::new(BackupPlan::default());
     let result = jobs
@@ -508,11 +485,7 @@ async fn child(
     v: &PlannedVolume,
     cancel: CancelFlag,
 ) -> Result<(), BackupError> {
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink: &NoProgress,
-    };
+    let jobs = report.jobs(&NoProgress);
     let id = jobs_mod::child_id(&parent.id, &v.volume_id);
     let existing = report.catalog.lock().job(&id)?;
     let record = match existing {
@@ -537,11 +510,7 @@ async fn child(
             )?
         }
     };
-    let params: azure::BackupParams =
-        serde_json::from_value(record.params.clone()).map_err(|e| BackupError::NotResumable {
-            job: record.id.clone(),
-            reason: e.to_string(),
-        })?;
+    let params: azure::BackupParams = record.journaled_params()?;
     azure::run(
         report,
         &NoProgress,
@@ -604,13 +573,5 @@ fn announce(
     let note = NewNotification::new(level, format!("Backup of {what}"), body)
         .account(p.account_id.clone())
         .job(job.id.clone());
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    report.announce(&note);
 }

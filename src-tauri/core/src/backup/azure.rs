@@ -20,9 +20,9 @@ use super::{Backup, BackupError, BackupRequest, BackupSite, BackupState};
 use crate::cancel::CancelFlag;
 use crate::catalog::CatalogError;
 use crate::disaster_recovery::Report;
-use crate::jobs::{JobContext, JobError, JobRecord, Jobs, ProgressSink};
+use crate::jobs::{JobContext, JobError, JobRecord, ProgressSink};
 use crate::limits::Limits;
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::azure::snapshots::{NewCopy, NewSnapshot};
 use crate::providers::azure::{ids, ArmClient, ArmError, Progress, ResourceId, Tags, Watch};
 
@@ -448,11 +448,7 @@ pub(crate) async fn run(
         cancel: cancel.clone(),
         limits,
     };
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {
             let env = &env;
@@ -562,13 +558,5 @@ fn announce(
     let note = NewNotification::new(level, format!("Backup of {volume}"), body)
         .account(p.account_id.clone())
         .job(job.id.clone());
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    report.announce(&note);
 }

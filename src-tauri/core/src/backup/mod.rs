@@ -23,7 +23,7 @@ use crate::catalog::CatalogError;
 use crate::connect::{self, ConnectError};
 use crate::disaster_recovery::Report;
 use crate::inventory::{self, DiscoveredResource};
-use crate::jobs::{JobError, JobRecord, JobState, Jobs, ProgressSink};
+use crate::jobs::{JobError, JobRecord, JobState, Jobs, NotResumable, ProgressSink};
 use crate::limits::Limits;
 use crate::providers::azure::{ids, ArmError, ResourceId};
 use crate::providers::prism::PrismError;
@@ -155,8 +155,8 @@ pub enum BackupError {
     },
     #[error("{volume} is not backed up: {reason}")]
     NotProtected { volume: String, reason: String },
-    #[error("job {job} is not a backup job that this version of Standby can resume: {reason}")]
-    NotResumable { job: String, reason: String },
+    #[error("job {} is not a backup job that this version of Standby can resume: {}", .0.job, .0.reason)]
+    NotResumable(#[from] NotResumable),
     #[error("{account} cannot be backed up yet: an AHV backup is a snapshot of the account's protection domain, which enabling disaster recovery creates; enable DR first (`standbyctl dr enable-ahv` or the Enable DR wizard)")]
     AhvWithoutDr { account: String },
     #[error("backing up every volume asks for confirmation: run it again with --yes (or look first with --dry-run)")]
@@ -323,33 +323,19 @@ pub async fn resume_with(
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<Vec<Backup>, BackupError> {
-    let not = |reason: String| BackupError::NotResumable {
-        job: job.id.clone(),
-        reason,
-    };
-    if job.kind != JOB_KIND {
-        return Err(not(format!("it is a {:?} job", job.kind)));
-    }
+    job.expect_kind(JOB_KIND)?;
     // The record may be stale (read before a parent resumed this child): ask the catalog.
-    let fresh = report
-        .catalog
-        .lock()
-        .job(&job.id)?
-        .unwrap_or_else(|| job.clone());
-    if fresh.state == JobState::Succeeded {
-        if fresh.parent_id.is_some() {
-            // Finished by its parent's resume: nothing to do, nothing to announce again.
-            return Ok(report.catalog.lock().backups_of_job(&fresh.id)?);
-        }
-        // Replaying a finished job would only announce its success a second time.
-        return Err(not("it has already succeeded".into()));
+    let fresh = report.catalog.lock().job_now(job)?;
+    if fresh.state == JobState::Succeeded && fresh.parent_id.is_some() {
+        // Finished by its parent's resume: nothing to do, nothing to announce again.
+        return Ok(report.catalog.lock().backups_of_job(&fresh.id)?);
     }
+    fresh.expect_unfinished()?;
     let quiet = fresh.parent_id.is_some();
     if fresh.params.get("provider").and_then(|p| p.as_str()) == Some(ahv::PROVIDER) {
         return ahv::resume(report, store, sink, limits, &fresh, cancel).await;
     }
-    let params: azure::BackupParams =
-        serde_json::from_value(fresh.params.clone()).map_err(|e| not(e.to_string()))?;
+    let params: azure::BackupParams = fresh.journaled_params()?;
     let account = {
         let c = report.catalog.lock();
         connect::azure(

@@ -51,6 +51,36 @@ fn finish((mut b, [kind, site, state]): (Backup, [String; 3])) -> Result<Backup,
     Ok(b)
 }
 
+/// The statement that inserts a row (its values from [`insert`]), then `on_conflict`.
+fn insert_sql(on_conflict: &str) -> String {
+    format!(
+        "INSERT INTO backups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) {on_conflict}"
+    )
+}
+
+/// Runs an [`insert_sql`] statement for `b`, its values in the order of [`COLUMNS`].
+fn insert(stmt: &mut rusqlite::Statement<'_>, b: &Backup) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        b.id,
+        b.job_id,
+        b.account_id,
+        b.frame_account,
+        b.volume_id,
+        b.volume_name,
+        b.name,
+        b.kind.as_str(),
+        b.site.as_str(),
+        b.location,
+        b.provider_ref,
+        b.state.as_str(),
+        b.percent,
+        b.replica_of,
+        b.error,
+        b.created_at,
+        b.updated_at,
+    ])
+}
+
 /// The ARM id form compared: case and a leading `/` do not matter.
 fn id_key(s: &str) -> String {
     s.trim().trim_start_matches('/').to_ascii_lowercase()
@@ -58,28 +88,7 @@ fn id_key(s: &str) -> String {
 
 impl Catalog {
     pub fn insert_backup(&self, b: &Backup) -> Result<(), CatalogError> {
-        self.conn.execute(
-            &format!("INSERT INTO backups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            params![
-                b.id,
-                b.job_id,
-                b.account_id,
-                b.frame_account,
-                b.volume_id,
-                b.volume_name,
-                b.name,
-                b.kind.as_str(),
-                b.site.as_str(),
-                b.location,
-                b.provider_ref,
-                b.state.as_str(),
-                b.percent,
-                b.replica_of,
-                b.error,
-                b.created_at,
-                b.updated_at,
-            ],
-        )?;
+        insert(&mut self.conn.prepare(&insert_sql(""))?, b)?;
         Ok(())
     }
 
@@ -88,30 +97,11 @@ impl Catalog {
     pub fn insert_backups_once(&self, rows: &[Backup]) -> Result<(), CatalogError> {
         let tx = self.conn.unchecked_transaction()?;
         {
-            let mut stmt = tx.prepare(&format!(
-                "INSERT INTO backups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-                 ON CONFLICT (job_id, volume_id, site) WHERE job_id IS NOT NULL DO NOTHING"
+            let mut stmt = tx.prepare(&insert_sql(
+                "ON CONFLICT (job_id, volume_id, site) WHERE job_id IS NOT NULL DO NOTHING",
             ))?;
             for b in rows {
-                stmt.execute(params![
-                    b.id,
-                    b.job_id,
-                    b.account_id,
-                    b.frame_account,
-                    b.volume_id,
-                    b.volume_name,
-                    b.name,
-                    b.kind.as_str(),
-                    b.site.as_str(),
-                    b.location,
-                    b.provider_ref,
-                    b.state.as_str(),
-                    b.percent,
-                    b.replica_of,
-                    b.error,
-                    b.created_at,
-                    b.updated_at,
-                ])?;
+                insert(&mut stmt, b)?;
             }
         }
         tx.commit()?;

@@ -80,6 +80,12 @@ impl Catalog {
         Ok(())
     }
 
+    /// `job` as the catalog has it now: a record read earlier may be stale (a child read before
+    /// its parent resumed and finished it). The record given stands when the catalog has none.
+    pub fn job_now(&self, job: &JobRecord) -> Result<JobRecord, CatalogError> {
+        Ok(self.job(&job.id)?.unwrap_or_else(|| job.clone()))
+    }
+
     pub fn job(&self, id: &str) -> Result<Option<JobRecord>, CatalogError> {
         let row = self
             .conn

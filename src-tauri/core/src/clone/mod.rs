@@ -21,8 +21,8 @@ use crate::connect::{self, AhvAccount, ConnectError};
 use crate::disaster_recovery::{DrTarget, Report};
 use crate::guest;
 use crate::inventory::ResourceKind;
-use crate::jobs::{JobError, JobRecord, JobState, Jobs, ProgressSink};
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::jobs::{JobError, JobRecord, NotResumable, ProgressSink};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::prism::setup::protection_domain_name;
 use crate::providers::prism::types::RemoteSiteStatus;
 use crate::providers::prism::PrismError;
@@ -54,8 +54,8 @@ pub enum CloneError {
         destination: String,
         blockers: String,
     },
-    #[error("job {job} is not a clone job that this version of Standby can resume: {reason}")]
-    NotResumable { job: String, reason: String },
+    #[error("job {} is not a clone job that this version of Standby can resume: {}", .0.job, .0.reason)]
+    NotResumable(#[from] NotResumable),
 }
 
 impl From<CloneError> for ApiError {
@@ -330,11 +330,7 @@ pub async fn run(
         });
     }
     let params = CloneParams { request: req, plan };
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let value = serde_json::to_value(&params).expect("clone parameters serialise");
     let job = jobs.create(JOB_KIND, Some(&params.plan.source.account_id), value)?;
     {
@@ -358,7 +354,7 @@ pub async fn run(
     let p = &params.plan;
     notify(
         report,
-        &job,
+        &job.id,
         p,
         NotificationLevel::Info,
         format!(
@@ -382,18 +378,7 @@ pub async fn resume(
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<CloneOutcome, CloneError> {
-    let not = |reason: String| CloneError::NotResumable {
-        job: job.id.clone(),
-        reason,
-    };
-    if job.kind != JOB_KIND {
-        return Err(not(format!("it is a {:?} job", job.kind)));
-    }
-    if job.state == JobState::Succeeded {
-        return Err(not("it has already succeeded".into()));
-    }
-    let params: CloneParams =
-        serde_json::from_value(job.params.clone()).map_err(|e| not(e.to_string()))?;
+    let params: CloneParams = job.resumable_params(JOB_KIND)?;
     execute(report, store, sink, job, &params, cancel).await
 }
 
@@ -410,11 +395,7 @@ async fn execute(
     let dst = accounts(report, store, |a| {
         connect::ahv(a, &p.destination.account_id)
     })?;
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let env = steps::Env {
         report,
         src: &src.client,
@@ -451,14 +432,8 @@ async fn execute(
             ),
         ),
     };
-    notify(report, job, p, level, body);
-    let done: steps::Done = serde_json::from_value(result?).map_err(|e| {
-        CloneError::Job(JobError::Unreadable {
-            job: job.id.clone(),
-            step: "outcome".into(),
-            message: e.to_string(),
-        })
-    })?;
+    notify(report, &job.id, p, level, body);
+    let done: steps::Done = job.read_outcome(result?)?;
     Ok(CloneOutcome {
         job_id: job.id.clone(),
         plan: p.clone(),
@@ -507,9 +482,10 @@ fn success_words(p: &ClonePlan, done: &steps::Done) -> String {
     body
 }
 
+/// Posts to the notification center under the clone's title (its start, milestones, outcome).
 fn notify(
     report: &Report<'_>,
-    job: &JobRecord,
+    job_id: &str,
     p: &ClonePlan,
     level: NotificationLevel,
     body: String,
@@ -523,14 +499,6 @@ fn notify(
         body,
     )
     .account(p.source.account_id.clone())
-    .job(job.id.clone());
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    .job(job_id.to_string());
+    report.announce(&note);
 }

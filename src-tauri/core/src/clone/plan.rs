@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::guest::Session;
 use crate::inventory::{DesktopState, DiscoveredResource, PowerState, ResourceKind};
+use crate::restore::plan::check;
 use crate::restore::{CheckStatus, RestoreCheck};
 
 /// One side of a clone: the cloud account (an AHV cluster) and the Frame account on it.
@@ -145,24 +146,11 @@ pub struct ClonePlan {
 impl ClonePlan {
     /// The blocked checks as one sentence, for an error.
     pub fn blockers(&self) -> String {
-        self.checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Blocked)
-            .map(|c| format!("{}: {}", c.name, c.message))
-            .collect::<Vec<_>>()
-            .join("; ")
+        crate::restore::plan::blockers(&self.checks)
     }
 
     pub fn copied(&self) -> impl Iterator<Item = &PlannedDesktop> {
         self.desktops.iter().filter(|d| d.is_copied())
-    }
-}
-
-fn check(name: &str, status: CheckStatus, message: impl Into<String>) -> RestoreCheck {
-    RestoreCheck {
-        name: name.to_string(),
-        status,
-        message: message.into(),
     }
 }
 

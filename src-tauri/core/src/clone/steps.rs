@@ -14,7 +14,7 @@ use crate::cancel::CancelFlag;
 use crate::disaster_recovery::Report;
 use crate::guest::{self, Observed};
 use crate::jobs::{JobContext, JobError};
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::NotificationLevel;
 use crate::providers::prism::types::{DrSnapshot, PowerTransition, VmPowerState};
 use crate::providers::prism::{PrismClient, PrismError, RestoreSpec, RestoreStarted};
 use crate::{ApiError, ErrorCode};
@@ -93,26 +93,7 @@ async fn set_power(
 }
 
 fn milestone(env: &Env<'_>, job_id: &str, body: String) {
-    let p = env.plan;
-    let note = NewNotification::new(
-        NotificationLevel::Info,
-        format!(
-            "Clone of {} to {}",
-            p.source.frame_account, p.destination.account_name
-        ),
-        body,
-    )
-    .account(p.source.account_id.clone())
-    .job(job_id.to_string());
-    let catalog = env.report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: env.report.clock.as_ref(),
-        sink: env.report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    super::notify(env.report, job_id, env.plan, NotificationLevel::Info, body);
 }
 
 pub(super) async fn steps(ctx: &JobContext<'_>, env: &Env<'_>) -> Result<Done, JobError> {

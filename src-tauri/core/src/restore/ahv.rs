@@ -264,6 +264,31 @@ async fn wait(
     }
 }
 
+/// Asks Prism to restore `spec` from the protection domain `pd` and follows the task it starts,
+/// its progress reported across `percent`. False when Prism accepted the request without a task
+/// to follow: the caller reads back what it made.
+async fn restore_and_follow(
+    ctx: &JobContext<'_>,
+    prism: &PrismClient,
+    pd: &str,
+    spec: &RestoreSpec,
+    percent: std::ops::Range<f64>,
+    what: &str,
+    cancel: &CancelFlag,
+) -> Result<bool, JobError> {
+    match prism
+        .restore_entities(pd, spec)
+        .await
+        .map_err(prism_failed)?
+    {
+        RestoreStarted::Task(task) => {
+            wait(ctx, prism, &task, percent.start, percent.end, what, cancel).await?;
+            Ok(true)
+        }
+        RestoreStarted::Accepted => Ok(false),
+    }
+}
+
 async fn is_on(prism: &PrismClient, uuid: &str) -> Result<bool, JobError> {
     let vm = prism.vm(uuid).await.map_err(prism_failed)?;
     Ok(vm.power_state == Some(VmPowerState::On))
@@ -307,25 +332,16 @@ pub(super) async fn steps(
                     return Ok(u);
                 }
                 ctx.report(10.0, &format!("restoring {name} on the DR cluster"), None)?;
-                match prism
-                    .restore_entities(pd, &spec(false, Some(prefix.clone())))
-                    .await
-                    .map_err(prism_failed)?
-                {
-                    RestoreStarted::Task(task) => {
-                        wait(
-                            ctx,
-                            prism,
-                            &task,
-                            10.0,
-                            90.0,
-                            &format!("restoring {name}"),
-                            cancel,
-                        )
-                        .await?
-                    }
-                    RestoreStarted::Accepted => {}
-                }
+                restore_and_follow(
+                    ctx,
+                    prism,
+                    pd,
+                    &spec(false, Some(prefix.clone())),
+                    10.0..90.0,
+                    &format!("restoring {name}"),
+                    cancel,
+                )
+                .await?;
                 settle_named(prism, &name, t.volume_group, cancel).await
             })
             .await?;
@@ -450,33 +466,25 @@ pub(super) async fn steps(
     //    so a step interrupted after Prism accepted it may run once more.
     ctx.step("restore", || async {
         ctx.report(40.0, &format!("restoring {} in place", t.entity_name), None)?;
-        match prism
-            .restore_entities(pd, &spec(true, None))
-            .await
-            .map_err(prism_failed)?
-        {
-            RestoreStarted::Task(task) => {
-                wait(
-                    ctx,
-                    prism,
-                    &task,
-                    40.0,
-                    85.0,
-                    &format!("restoring {}", t.entity_name),
-                    cancel,
-                )
-                .await?
-            }
-            RestoreStarted::Accepted => {
-                // No task to follow: the entity must still be there, read back.
-                if t.volume_group {
-                    prism
-                        .volume_group(&t.entity_uuid)
-                        .await
-                        .map_err(prism_failed)?;
-                } else {
-                    prism.vm(&t.entity_uuid).await.map_err(prism_failed)?;
-                }
+        let followed = restore_and_follow(
+            ctx,
+            prism,
+            pd,
+            &spec(true, None),
+            40.0..85.0,
+            &format!("restoring {}", t.entity_name),
+            cancel,
+        )
+        .await?;
+        if !followed {
+            // No task to follow: the entity must still be there, read back.
+            if t.volume_group {
+                prism
+                    .volume_group(&t.entity_uuid)
+                    .await
+                    .map_err(prism_failed)?;
+            } else {
+                prism.vm(&t.entity_uuid).await.map_err(prism_failed)?;
             }
         }
         Ok(())

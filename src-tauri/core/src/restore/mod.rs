@@ -21,9 +21,9 @@ use crate::cancel::CancelFlag;
 use crate::catalog::CatalogError;
 use crate::connect::ConnectError;
 use crate::disaster_recovery::Report;
-use crate::jobs::{JobError, JobRecord, JobState, Jobs, ProgressSink};
+use crate::jobs::{JobError, JobRecord, NotResumable, ProgressSink};
 use crate::model::ProviderKind;
-use crate::notifications::{NewNotification, NotificationLevel, Notifier};
+use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::azure::ArmError;
 use crate::providers::prism::PrismError;
 use crate::secrets::SecretStore;
@@ -55,8 +55,8 @@ pub enum RestoreError {
     Blocked { volume: String, blockers: String },
     #[error("this restore replaces the disk of an assigned desktop: confirm by typing the volume's name, {volume:?} (`--confirm-volume {volume}`)")]
     ConfirmationNeeded { volume: String },
-    #[error("job {job} is not a restore job that this version of Standby can resume: {reason}")]
-    NotResumable { job: String, reason: String },
+    #[error("job {} is not a restore job that this version of Standby can resume: {}", .0.job, .0.reason)]
+    NotResumable(#[from] NotResumable),
 }
 
 impl From<RestoreError> for ApiError {
@@ -198,11 +198,7 @@ pub async fn run(
         plan,
         target,
     };
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let value = serde_json::to_value(&params).expect("restore parameters serialise");
     let job = jobs.create(JOB_KIND, Some(&params.backup.account_id), value)?;
     {
@@ -224,7 +220,7 @@ pub async fn run(
     }
     notify(
         report,
-        &job,
+        &job.id,
         &params,
         NotificationLevel::Info,
         format!(
@@ -247,18 +243,7 @@ pub async fn resume(
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<RestoreOutcome, RestoreError> {
-    let not = |reason: String| RestoreError::NotResumable {
-        job: job.id.clone(),
-        reason,
-    };
-    if job.kind != JOB_KIND {
-        return Err(not(format!("it is a {:?} job", job.kind)));
-    }
-    if job.state == JobState::Succeeded {
-        return Err(not("it has already succeeded".into()));
-    }
-    let params: RestoreParams =
-        serde_json::from_value(job.params.clone()).map_err(|e| not(e.to_string()))?;
+    let params: RestoreParams = job.resumable_params(JOB_KIND)?;
     execute(report, store, sink, job, &params, cancel).await
 }
 
@@ -279,11 +264,7 @@ async fn execute(
     p: &RestoreParams,
     cancel: CancelFlag,
 ) -> Result<RestoreOutcome, RestoreError> {
-    let jobs = Jobs {
-        catalog: report.catalog,
-        clock: report.clock.clone(),
-        sink,
-    };
+    let jobs = report.jobs(sink);
     let result = match &p.target {
         Target::Azure(t) => {
             let arm = azure::connect(report, store, &p.backup.account_id)?;
@@ -309,13 +290,7 @@ async fn execute(
             .backup_of_job(&job.id, &current_volume(p), BackupSite::Primary)?;
     let (level, body) = match &result {
         Ok(v) => {
-            let done: Done = serde_json::from_value(v.clone()).map_err(|e| {
-                RestoreError::Job(JobError::Unreadable {
-                    job: job.id.clone(),
-                    step: "outcome".into(),
-                    message: e.to_string(),
-                })
-            })?;
+            let done: Done = job.read_outcome(v.clone())?;
             let mut body = if p.plan.in_place {
                 format!(
                     "{} restored from «{}» taken {}.",
@@ -362,15 +337,9 @@ async fn execute(
             ),
         ),
     };
-    notify(report, job, p, level, body);
+    notify(report, &job.id, p, level, body);
     let v = result?;
-    let done: Done = serde_json::from_value(v).map_err(|e| {
-        RestoreError::Job(JobError::Unreadable {
-            job: job.id.clone(),
-            step: "outcome".into(),
-            message: e.to_string(),
-        })
-    })?;
+    let done: Done = job.read_outcome(v)?;
     let safety_backup = match &done.safety_backup_id {
         Some(id) => report.catalog.lock().backup(id)?,
         None => None,
@@ -395,23 +364,15 @@ fn current_volume(p: &RestoreParams) -> String {
 
 fn notify(
     report: &Report<'_>,
-    job: &JobRecord,
+    job_id: &str,
     p: &RestoreParams,
     level: NotificationLevel,
     body: String,
 ) {
     let note = NewNotification::new(level, format!("Restore of {}", p.plan.volume_name), body)
         .account(p.backup.account_id.clone())
-        .job(job.id.clone());
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+        .job(job_id.to_string());
+    report.announce(&note);
 }
 
 /// Records the safety backup's row (idempotent: found again by job, volume and site).
@@ -455,22 +416,7 @@ fn safety_row(
 /// A milestone in the notification center (the job's progress has every step; these are the
 /// ones an administrator watches for).
 fn milestone(report: &Report<'_>, job_id: &str, p: &RestoreParams, body: String) {
-    let note = NewNotification::new(
-        NotificationLevel::Info,
-        format!("Restore of {}", p.plan.volume_name),
-        body,
-    )
-    .account(p.backup.account_id.clone())
-    .job(job_id.to_string());
-    let catalog = report.catalog.lock();
-    let notifier = Notifier {
-        catalog: &catalog,
-        clock: report.clock.as_ref(),
-        sink: report.sink,
-    };
-    if let Err(e) = notifier.post(&note) {
-        tracing::error!("a notification could not be recorded: {e}");
-    }
+    notify(report, job_id, p, NotificationLevel::Info, body);
 }
 
 /// A provider failure as the job records it; a cancel is a cancel, not a failure.

@@ -118,16 +118,22 @@ pub struct RestorePlan {
 impl RestorePlan {
     /// The blocked checks as one sentence, for an error.
     pub fn blockers(&self) -> String {
-        self.checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Blocked)
-            .map(|c| format!("{}: {}", c.name, c.message))
-            .collect::<Vec<_>>()
-            .join("; ")
+        blockers(&self.checks)
     }
 }
 
-fn check(name: &str, status: CheckStatus, message: impl Into<String>) -> RestoreCheck {
+/// The blocked ones of `checks` as one sentence, for an error.
+pub(crate) fn blockers(checks: &[RestoreCheck]) -> String {
+    checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Blocked)
+        .map(|c| format!("{}: {}", c.name, c.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One line of a pre-flight (a restore's or a clone's).
+pub(crate) fn check(name: &str, status: CheckStatus, message: impl Into<String>) -> RestoreCheck {
     RestoreCheck {
         name: name.to_string(),
         status,

@@ -10,6 +10,14 @@ use std::process::{Child, Command, Output, Stdio};
 pub struct Cli {
     pub data: PathBuf,
     pub transcript: String,
+    spawned: u32,
+}
+
+/// A `standbyctl` started by [`Cli::spawn`].
+pub struct Spawned {
+    pub child: Child,
+    out: PathBuf,
+    err: PathBuf,
 }
 
 impl Cli {
@@ -17,6 +25,7 @@ impl Cli {
         Self {
             data: data.to_path_buf(),
             transcript: String::new(),
+            spawned: 0,
         }
     }
 
@@ -30,14 +39,35 @@ impl Cli {
         c
     }
 
-    /// Starts `standbyctl` without waiting (its output goes to the transcript when it is reaped).
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args)
+    /// Starts `standbyctl` without waiting. Its output goes to files, not pipes: a caller that
+    /// polls the process (to kill it, or to sample its memory) never reads a pipe, and a large
+    /// `--json` answer would fill one and block the process forever. [`Cli::reap`] reads them.
+    pub fn spawn(&mut self, args: &[&str]) -> Spawned {
+        self.spawned += 1;
+        let dir = self.data.join("spawned");
+        std::fs::create_dir_all(&dir).expect("the output folder is made");
+        let out = dir.join(format!("{}.out", self.spawned));
+        let err = dir.join(format!("{}.err", self.spawned));
+        let child = self
+            .command(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(std::fs::File::create(&out).expect("the stdout file is made"))
+            .stderr(std::fs::File::create(&err).expect("the stderr file is made"))
             .spawn()
-            .expect("standbyctl starts")
+            .expect("standbyctl starts");
+        Spawned { child, out, err }
+    }
+
+    /// Waits for a spawned `standbyctl` and records what it printed.
+    pub fn reap(&mut self, args: &[&str], mut s: Spawned) -> Output {
+        let status = s.child.wait().expect("standbyctl ends");
+        let out = Output {
+            status,
+            stdout: std::fs::read(&s.out).unwrap_or_default(),
+            stderr: std::fs::read(&s.err).unwrap_or_default(),
+        };
+        self.record(args, &out);
+        out
     }
 
     pub fn record(&mut self, args: &[&str], out: &Output) {
@@ -149,4 +179,114 @@ pub fn add_lab_azure(cli: &mut Cli, lab: &standby_lab::LabHandle, name: &str) {
 /// The lab's control API base, `http://host:port/_lab/`.
 pub fn control(lab: &standby_lab::LabHandle) -> String {
     format!("{}/_lab/", lab.control_url.as_str().trim_end_matches('/'))
+}
+
+/// An HTTP client for the lab's control API.
+pub fn lab_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(standby_core::providers::tls::web_client_config(None).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// `GET {control}{path}` as JSON (the lab's state, settings, ...).
+pub async fn lab_get(
+    http: &reqwest::Client,
+    lab: &standby_lab::LabHandle,
+    path: &str,
+) -> serde_json::Value {
+    http.get(format!("{}{path}", control(lab)))
+        .send()
+        .await
+        .expect("the control API answers")
+        .json()
+        .await
+        .expect("the control API answers in JSON")
+}
+
+/// `standbyctl dr enable-azure` for `azure` and `acme-pd` to the lab's secondary region, with
+/// `extra` arguments (`--json`); returns what it printed.
+pub fn enable_azure_dr(
+    cli: &mut Cli,
+    lab: &standby_lab::LabHandle,
+    account: &str,
+    extra: &[&str],
+) -> String {
+    let az = &lab.azure;
+    let mut args = vec![
+        "dr",
+        "enable-azure",
+        "--account",
+        account,
+        "--frame-account",
+        "acme-pd",
+        "--secondary-region",
+        &az.secondary_region,
+        "--secondary-resource-group",
+        &az.secondary_resource_group,
+    ];
+    args.extend_from_slice(extra);
+    cli.ok(&args, None)
+}
+
+/// `standbyctl backup all` of the lab's whole Azure account, confirmed, in JSON.
+pub const BACKUP_ALL: [&str; 7] = [
+    "backup",
+    "all",
+    "azure",
+    "--frame-account",
+    "acme-pd",
+    "--yes",
+    "--json",
+];
+
+/// The same with `--dry-run`.
+pub fn backup_all_dry_run() -> Vec<&'static str> {
+    let mut dry = BACKUP_ALL.to_vec();
+    dry.push("--dry-run");
+    dry
+}
+
+/// What the crash test and the benchmark of `backup all` start from: a lab of `users` users on a
+/// real clock `speed_up` times faster, its subscription as account `azure` with its guest agent,
+/// and DR to the secondary region; `standbyctl` in a fresh data folder.
+pub struct AzureDrLab {
+    pub lab: standby_lab::LabHandle,
+    pub http: reqwest::Client,
+    pub cli: Cli,
+    pub data: tempfile::TempDir,
+}
+
+impl AzureDrLab {
+    pub async fn start(users: usize, speed_up: f64) -> Self {
+        let clock = standby_lab::clock::LabClock::system();
+        clock.set_scale(speed_up);
+        let lab = standby_lab::Lab::start(standby_lab::LabConfig {
+            seed: standby_lab::seed::SeedSize::Users(users),
+            clock: Some(clock),
+            ..standby_lab::LabConfig::default()
+        })
+        .await
+        .expect("the lab starts");
+        let data = tempfile::tempdir().unwrap();
+        let mut cli = Cli::new(data.path());
+        add_lab_azure(&mut cli, &lab, "azure");
+        cli.ok(
+            &[
+                "account",
+                "guest-agent",
+                "azure",
+                "--url",
+                &format!("{}azure/guest-agent", control(&lab)),
+            ],
+            None,
+        );
+        enable_azure_dr(&mut cli, &lab, "azure", &[]);
+        Self {
+            lab,
+            http: lab_http(),
+            cli,
+            data,
+        }
+    }
 }
