@@ -506,7 +506,7 @@ pub async fn check_account(
                 Err(why) => {
                     check.action = Action::Failed {
                         job_id: None,
-                        error: why,
+                        error: why.0,
                     };
                     out.failed += 1;
                     out.volumes.push(check);
@@ -561,7 +561,7 @@ pub async fn check_account(
 }
 
 /// Where to grow `r`: a Prism VM's disk or volume group, or an Azure disk.
-fn target_of(client: &Client, r: &DiscoveredResource) -> Result<Target, String> {
+fn target_of(client: &Client, r: &DiscoveredResource) -> Result<Target, crate::error::Unknown> {
     Ok(match client {
         // Discovery gives a VM its own uuid as `vm_id`; a volume group has its VM's, or none.
         Client::Prism(_) if r.vm_id.as_deref() == Some(r.provider_id.as_str()) => Target::PrismVm {
@@ -572,10 +572,10 @@ fn target_of(client: &Client, r: &DiscoveredResource) -> Result<Target, String> 
         },
         Client::Azure(_) => {
             ResourceId::parse(&r.provider_id).map_err(|e| {
-                format!(
+                crate::error::Unknown(format!(
                     "{} has an id Standby cannot read ({e}); nothing was grown",
                     r.name
-                )
+                ))
             })?;
             Target::AzureDisk {
                 disk_id: r.provider_id.clone(),

@@ -37,3 +37,28 @@ impl ApiError {
         }
     }
 }
+
+/// Why a fact could not be established, in the words an administrator reads. Plans gather facts
+/// (a target disk, a remote site, a protection domain) and report a missing one as a check's
+/// result instead of failing on it; this carries the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unknown(pub String);
+
+impl From<String> for Unknown {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Unknown {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
+impl From<Unknown> for String {
+    fn from(u: Unknown) -> Self {
+        u.0
+    }
+}

@@ -537,7 +537,7 @@ struct Deleter<'a> {
 }
 
 impl Deleter<'_> {
-    async fn delete(&mut self, d: &SnapshotDeletion) -> Result<(), String> {
+    async fn delete(&mut self, d: &SnapshotDeletion) -> Result<(), crate::error::Unknown> {
         match self.s.kind {
             ProviderKind::Azure => {
                 if self.azure.is_none() {
@@ -557,7 +557,7 @@ impl Deleter<'_> {
                 let id = ResourceId::parse(&d.provider_ref).map_err(|e| e.to_string())?;
                 match arm.delete_snapshot(&id).await {
                     Ok(()) | Err(ArmError::Api { status: 404, .. }) => Ok(()),
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(crate::error::Unknown(e.to_string())),
                 }
             }
             ProviderKind::Ahv => {
@@ -592,7 +592,7 @@ impl Deleter<'_> {
                 let prism = &self.prism[&(d.site as u8)];
                 match prism.delete_snapshot(pd, snap).await {
                     Ok(()) | Err(PrismError::NotFound { .. }) => Ok(()),
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(crate::error::Unknown(e.to_string())),
                 }
             }
         }
@@ -641,7 +641,7 @@ pub async fn apply(
             }
             Err(e) => {
                 tracing::warn!(snapshot = %d.provider_ref, "retention could not delete: {e}");
-                failed.extend(d.backup_ids.iter().map(|id| (id.clone(), e.clone())));
+                failed.extend(d.backup_ids.iter().map(|id| (id.clone(), e.0.clone())));
             }
         }
     }

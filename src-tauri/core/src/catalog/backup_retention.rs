@@ -7,6 +7,9 @@ use rusqlite::params;
 
 use super::{Catalog, CatalogError};
 
+/// Backup id to its expiry (RFC 3339).
+pub type Expiries = HashMap<String, String>;
+
 impl Catalog {
     /// Removes backup rows (their replicas' `replica_of` becomes null, by the schema).
     pub fn delete_backups(&self, ids: &[String]) -> Result<usize, CatalogError> {
@@ -39,10 +42,7 @@ impl Catalog {
     }
 
     /// The expiry of every backup of an account that has one, by backup id.
-    pub fn backup_expiries(
-        &self,
-        account_id: &str,
-    ) -> Result<HashMap<String, String>, CatalogError> {
+    pub fn backup_expiries(&self, account_id: &str) -> Result<Expiries, CatalogError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, expires_at FROM backups WHERE account_id = ?1 AND expires_at IS NOT NULL",
         )?;

@@ -86,6 +86,9 @@ fn id_key(s: &str) -> String {
     s.trim().trim_start_matches('/').to_ascii_lowercase()
 }
 
+/// Volume id to when it last got an available scheduled backup (RFC 3339).
+pub type LastScheduled = std::collections::HashMap<String, String>;
+
 impl Catalog {
     pub fn insert_backup(&self, b: &Backup) -> Result<(), CatalogError> {
         insert(&mut self.conn.prepare(&insert_sql(""))?, b)?;
@@ -155,10 +158,7 @@ impl Catalog {
 
     /// When each volume of an account last got an available scheduled backup (its primary), by
     /// volume id.
-    pub fn last_scheduled_backups(
-        &self,
-        account_id: &str,
-    ) -> Result<std::collections::HashMap<String, String>, CatalogError> {
+    pub fn last_scheduled_backups(&self, account_id: &str) -> Result<LastScheduled, CatalogError> {
         let mut stmt = self.conn.prepare(
             "SELECT volume_id, MAX(created_at) FROM backups
              WHERE account_id = ?1 AND kind = 'scheduled' AND site = 'primary' AND state = 'available'

@@ -220,7 +220,7 @@ async fn gather(
     };
     let site = match &dst {
         Ok(d) => find_site(&src, d, dr_site.as_deref()).await,
-        Err(_) => Err("no destination cluster to replicate to".to_string()),
+        Err(_) => Err("no destination cluster to replicate to".into()),
     };
 
     let (protection_domain_found, protected) = match src.client.protection_domain(&pd).await {
@@ -233,13 +233,13 @@ async fn gather(
                 .collect::<Vec<_>>(),
         ),
         Err(PrismError::NotFound { .. }) => (
-            Err(format!(
+            Err(crate::error::Unknown(format!(
                 "{pd} is not on {}: enable disaster recovery for {} (standbyctl dr enable-ahv) so its desktops are protected",
                 src.account.name, req.frame_account
-            )),
+            ))),
             vec![],
         ),
-        Err(e) => (Err(format!("{pd} could not be read: {e}")), vec![]),
+        Err(e) => (Err(format!("{pd} could not be read: {e}").into()), vec![]),
     };
 
     let observed = guest::read_for(report.catalog, &src.account.id).await;
@@ -279,7 +279,7 @@ async fn find_site(
     src: &AhvAccount,
     dst: &AhvAccount,
     named: Option<&str>,
-) -> Result<plan::SiteFact, String> {
+) -> Result<plan::SiteFact, crate::error::Unknown> {
     let sites = src.client.remote_sites().await.map_err(|e| {
         format!(
             "the remote sites of {} could not be read: {e}",
@@ -299,10 +299,10 @@ async fn find_site(
         }),
     };
     let Some(s) = site else {
-        return Err(format!(
+        return Err(crate::error::Unknown(format!(
             "no remote site on {} points at {}: join the clusters first (standbyctl dr enable-ahv)",
             src.account.name, dst.account.name
-        ));
+        )));
     };
     let status = s.status.clone();
     Ok(plan::SiteFact {

@@ -54,10 +54,10 @@ pub struct Facts {
     /// The destination and its Frame account's resources, or why it cannot be used.
     pub destination: Result<(CloneSide, Vec<DiscoveredResource>), (CloneSide, String)>,
     pub same_cluster: bool,
-    pub site: Result<SiteFact, String>,
+    pub site: Result<SiteFact, crate::error::Unknown>,
     pub protection_domain: String,
     /// `Err` with the reason when the source protection domain is missing or unreadable.
-    pub protection_domain_found: Result<(), String>,
+    pub protection_domain_found: Result<(), crate::error::Unknown>,
     /// The source Frame account's resources (persistent desktops are the ones considered).
     pub desktops: Vec<SourceDesktop>,
     /// Names or uuids asked for (`--volumes`); empty means every persistent desktop.

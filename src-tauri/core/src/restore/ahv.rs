@@ -104,10 +104,10 @@ pub(super) async fn gather(
         .find(|r| r.provider_id.eq_ignore_ascii_case(&b.volume_id))
         .cloned()
         .ok_or_else(|| {
-            format!(
+            crate::error::Unknown(format!(
                 "{} ({}) is no longer one of the Frame account's volumes on {} (check `standbyctl inventory list`)",
                 b.volume_name, b.volume_id, primary.account.name
-            )
+            ))
         });
 
     // The snapshot, on the cluster that holds it, and the entity in it.

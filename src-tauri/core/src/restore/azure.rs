@@ -74,7 +74,7 @@ async fn resolve(
     arm: &ArmClient,
     resources: &[DiscoveredResource],
     volume_id: &str,
-) -> Result<DiscoveredResource, String> {
+) -> Result<DiscoveredResource, crate::error::Unknown> {
     let mut id = volume_id.to_string();
     for _ in 0..16 {
         if let Some(r) = resources.iter().find(|r| ids::same(&r.provider_id, &id)) {
@@ -86,19 +86,19 @@ async fn resolve(
             Ok(d) => match crate::providers::azure::tag(&d.tags, REPLACED_BY) {
                 Some(next) => id = next.to_string(),
                 None => {
-                    return Err(format!(
+                    return Err(crate::error::Unknown(format!(
                         "disk {} is no longer one of the Frame account's volumes (check `standbyctl inventory list`)",
                         rid.name()
-                    ))
+                    )))
                 }
             },
             Err(ArmError::Api { status: 404, .. }) => {
-                return Err(format!(
+                return Err(crate::error::Unknown(format!(
                     "disk {} no longer exists, and nothing records what replaced it",
                     rid.name()
-                ))
+                )))
             }
-            Err(e) => return Err(format!("disk {} could not be read: {e}", rid.name())),
+            Err(e) => return Err(crate::error::Unknown(format!("disk {} could not be read: {e}", rid.name()))),
         }
     }
     Err("the chain of replaced disks is too long to follow".into())

@@ -57,7 +57,7 @@ pub struct Facts {
     pub provider: ProviderKind,
     pub account_name: String,
     /// The volume as discovered now; `None` with the reason when it cannot be found.
-    pub target: Result<DiscoveredResource, String>,
+    pub target: Result<DiscoveredResource, crate::error::Unknown>,
     /// The VM that is powered off and on again around the restore (its name).
     pub vm_name: Option<String>,
     pub session: Session,
