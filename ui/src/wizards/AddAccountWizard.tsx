@@ -34,6 +34,7 @@ import {
   type CertificateInfo,
   type CloudAccount,
 } from "../bindings";
+import type { Outcome } from "../ipc";
 import { call, CheckList, focusFirstError, GUID, splitList, StepError, StepForm, withColons } from "./parts";
 
 type Kind = "ahv" | "azure";
@@ -203,6 +204,11 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
             trusted_sha256: trusted,
           }),
     );
+    saved(out);
+  }
+
+  /** After an add or an edit of either kind: on to the live test, or the error where it happened. */
+  function saved(out: Outcome<CloudAccount>) {
     setBusy(false);
     if (out.status === "error") {
       setFailure({ title: account ? `${account.name} was not changed` : "The account was not added", error: out.error });
@@ -247,14 +253,7 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
             extra_ca_pem: azure.ca.trim() || null,
           }),
     );
-    setBusy(false);
-    if (out.status === "error") {
-      setFailure({ title: account ? `${account.name} was not changed` : "The account was not added", error: out.error });
-      return;
-    }
-    setAccount(out.data);
-    props.onChanged();
-    go(testStep);
+    saved(out);
   }
 
   async function remove() {
