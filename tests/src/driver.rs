@@ -4,6 +4,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder};
 
 /// The app under test: `STANDBY_APP_BIN`, or the workspace's `target/debug/standby`.
@@ -83,11 +84,33 @@ impl Driver {
             "tauri:options".into(),
             serde_json::json!({ "application": app.display().to_string() }),
         );
-        ClientBuilder::new(hyper_connector())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .context("cannot open a WebDriver session (is WebKitWebDriver installed? package webkit2gtk-driver)")
+        // tauri-driver listens before the WebKitWebDriver it starts behind it does; on a loaded
+        // machine the first session request can reach it first and be dropped. Only that case
+        // (no answer at all) is tried again; a WebDriver error answer is final.
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match ClientBuilder::new(hyper_connector())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => return Ok(client),
+                Err(
+                    e @ (NewSessionError::Failed(_)
+                    | NewSessionError::FailedC(_)
+                    | NewSessionError::Lost(_)),
+                ) if Instant::now() < deadline => {
+                    eprintln!("WebDriver not answering yet ({e}); trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)).context(
+                        "cannot open a WebDriver session (is WebKitWebDriver installed? package webkit2gtk-driver)",
+                    )
+                }
+            }
+        }
     }
 }
 
