@@ -1,10 +1,10 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { App } from "../App";
+import { INFO, recordingEngine, type Handler } from "./testEngine";
 
-const INFO = { version: "0.1.0", data_dir: "/tmp/t", log_dir: "/tmp/t/logs", lab: null };
 const SHA = "ab".repeat(16) + "cd".repeat(16);
 const CERT = {
   sha256: SHA,
@@ -16,36 +16,14 @@ const CERT = {
 };
 const SAVED = { id: "new-1", name: "AHV Frankfurt", kind: "ahv", endpoint: "https://10.0.0.5:9440", created_at: "2026-11-22T09:00:00Z" };
 
-type Handler = (args: Record<string, unknown>) => unknown;
-
 /** The engine, command by command; every call is recorded with its arguments. */
 function engine(handlers: Record<string, Handler>) {
-  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
-  mockIPC((cmd, args) => {
-    const a = (args ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: a });
-    const handler = handlers[cmd];
-    if (handler) return handler(a);
-    switch (cmd) {
-      case "app_info":
-        return INFO;
-      case "list_cloud_accounts":
-        return [];
-      case "unread_notification_count":
-        return 0;
-      case "list_notifications":
-        return [];
-    }
-    throw new Error(`unexpected command ${cmd}`);
+  return recordingEngine(handlers, {
+    app_info: () => INFO,
+    list_cloud_accounts: () => [],
+    unread_notification_count: () => 0,
+    list_notifications: () => [],
   });
-  const of = (cmd: string) => calls.filter((c) => c.cmd === cmd);
-  /** The arguments of the n-th call of `cmd` (it must have happened). */
-  const args = (cmd: string, n = 0) => {
-    const call = of(cmd)[n];
-    if (!call) throw new Error(`${cmd} was called ${of(cmd).length} times, not ${n + 1}`);
-    return call.args;
-  };
-  return { calls, of, args };
 }
 
 afterEach(() => {

@@ -273,6 +273,9 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
   const setZ = (k: keyof AzureForm) => (v: string) => setAzure((f) => ({ ...f, [k]: v }));
   const text = (set: (v: string) => void) => (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
     set(e.currentTarget.value);
+  // A text field's value, edits and error, by the form's key.
+  const bindA = (k: Exclude<keyof AhvForm, "port">) => ({ value: ahv[k], onChange: text(setA(k)), error: errors[k] });
+  const bindZ = (k: keyof AzureForm) => ({ value: azure[k], onChange: text(setZ(k)), error: errors[k] });
 
   const cancel = (
     <Button variant="default" onClick={props.onClose}>
@@ -348,9 +351,7 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
                   label="Account name"
                   description="How Standby names this cluster in lists and notifications."
                   required
-                  value={ahv.name}
-                  onChange={text(setA("name"))}
-                  error={errors.name}
+                  {...bindA("name")}
                   data-autofocus
                 />
                 <Group grow align="flex-start">
@@ -358,9 +359,7 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
                     label="Cluster address"
                     description="The cluster's virtual IP or host name, e.g. 10.1.2.3."
                     required
-                    value={ahv.address}
-                    onChange={text(setA("address"))}
-                    error={errors.address}
+                    {...bindA("address")}
                     style={{ flexGrow: 3 }}
                   />
                   <NumberInput
@@ -379,17 +378,13 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
                   label="User name"
                   required
                   autoComplete="off"
-                  value={ahv.username}
-                  onChange={text(setA("username"))}
-                  error={errors.username}
+                  {...bindA("username")}
                 />
                 <PasswordInput
                   label="Password"
                   description="Kept in the system keyring, never in Standby's files."
                   required
-                  value={ahv.password}
-                  onChange={text(setA("password"))}
-                  error={errors.password}
+                  {...bindA("password")}
                 />
               </>
             ) : (
@@ -398,52 +393,40 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
                   label="Account name"
                   description="How Standby names this subscription in lists and notifications."
                   required
-                  value={azure.name}
-                  onChange={text(setZ("name"))}
-                  error={errors.name}
+                  {...bindZ("name")}
                   data-autofocus
                 />
                 <Group grow align="flex-start">
-                  <TextInput label="Tenant ID" required value={azure.tenant} onChange={text(setZ("tenant"))} error={errors.tenant} />
+                  <TextInput label="Tenant ID" required {...bindZ("tenant")} />
                   <TextInput
                     label="Client (application) ID"
                     required
-                    value={azure.client}
-                    onChange={text(setZ("client"))}
-                    error={errors.client}
+                    {...bindZ("client")}
                   />
                 </Group>
                 <PasswordInput
                   label="Client secret"
                   description="The secret's value. Kept in the system keyring, never in Standby's files."
                   required
-                  value={azure.secret}
-                  onChange={text(setZ("secret"))}
-                  error={errors.secret}
+                  {...bindZ("secret")}
                 />
                 <TextInput
                   label="Subscription ID"
                   required
-                  value={azure.subscription}
-                  onChange={text(setZ("subscription"))}
-                  error={errors.subscription}
+                  {...bindZ("subscription")}
                 />
                 <Group grow align="flex-start">
                   <TextInput
                     label="Resource groups"
                     description="Those holding the Frame account's disks, separated by commas."
                     required
-                    value={azure.groups}
-                    onChange={text(setZ("groups"))}
-                    error={errors.groups}
+                    {...bindZ("groups")}
                   />
                   <TextInput
                     label="Region"
                     description="Where those disks are, e.g. westeurope."
                     required
-                    value={azure.region}
-                    onChange={text(setZ("region"))}
-                    error={errors.region}
+                    {...bindZ("region")}
                   />
                 </Group>
                 <div>
@@ -468,25 +451,19 @@ export function AddAccountWizard(props: { onClose: () => void; onChanged: () => 
                     <TextInput
                       label="Resource Manager endpoint"
                       placeholder={PUBLIC_ARM}
-                      value={azure.arm}
-                      onChange={text(setZ("arm"))}
-                      error={errors.arm}
+                      {...bindZ("arm")}
                     />
                     <TextInput
                       label="Authority (Entra ID)"
                       placeholder={PUBLIC_AUTHORITY}
-                      value={azure.authority}
-                      onChange={text(setZ("authority"))}
-                      error={errors.authority}
+                      {...bindZ("authority")}
                     />
                     <Textarea
                       label="Extra trusted CA (PEM)"
                       description="Only if a proxy or a private cloud presents certificates of its own CA."
                       rows={4}
                       styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
-                      value={azure.ca}
-                      onChange={text(setZ("ca"))}
-                      error={errors.ca}
+                      {...bindZ("ca")}
                     />
                   </Stack>
                 </Collapse>

@@ -1,10 +1,10 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { App } from "../App";
+import { INFO, recordingEngine, type Handler } from "./testEngine";
 
-const INFO = { version: "0.1.0", data_dir: "/tmp/t", log_dir: "/tmp/t/logs", lab: null };
 const account = (id: string, name: string, kind: string) => ({
   id,
   name,
@@ -55,50 +55,21 @@ const AHV_SETTINGS: Record<string, unknown> = {
   },
 };
 
-type Handler = (args: Record<string, unknown>) => unknown;
-
 function engine(handlers: Record<string, Handler>) {
-  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
-  mockIPC((cmd, args) => {
-    const a = (args ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: a });
-    const handler = handlers[cmd];
-    if (handler) return handler(a);
-    switch (cmd) {
-      case "app_info":
-        return INFO;
-      case "list_cloud_accounts":
-        return ACCOUNTS;
-      case "dr_configs":
-        return [];
-      case "cloud_account_settings":
-        return AHV_SETTINGS[a.id as string];
-      case "unread_notification_count":
-        return 0;
-      case "list_notifications":
-        return [];
-      // The backup policies step (../policies): nothing stored yet, the engine's next runs.
-      case "schedule_settings":
-        return null;
-      case "post_session_settings":
-        return { frame_account: null, enabled: [] };
-      case "preview_schedule":
-        return { schedule: { in_force: a.policy, since: "2026-11-22T09:00:00Z", pending: null }, next: [], next_local: ["2026-11-23 02:00 CET"] };
-      case "set_schedule":
-        return { account_id: a.account, account_name: "x", schedule: { in_force: a.policy, since: "2026-11-22T09:00:00Z", pending: null }, next: [], next_local: ["2026-11-23 02:00 CET"], runs: [] };
-      case "set_post_session":
-        return { frame_account: "acme-pd", enabled: (a.change as { enabled: string[] }).enabled };
-    }
-    throw new Error(`unexpected command ${cmd}`);
+  return recordingEngine(handlers, {
+    app_info: () => INFO,
+    list_cloud_accounts: () => ACCOUNTS,
+    dr_configs: () => [],
+    cloud_account_settings: (a) => AHV_SETTINGS[a.id as string],
+    unread_notification_count: () => 0,
+    list_notifications: () => [],
+    // The backup policies step (../policies): nothing stored yet, the engine's next runs.
+    schedule_settings: () => null,
+    post_session_settings: () => ({ frame_account: null, enabled: [] }),
+    preview_schedule: (a) => ({ schedule: { in_force: a.policy, since: "2026-11-22T09:00:00Z", pending: null }, next: [], next_local: ["2026-11-23 02:00 CET"] }),
+    set_schedule: (a) => ({ account_id: a.account, account_name: "x", schedule: { in_force: a.policy, since: "2026-11-22T09:00:00Z", pending: null }, next: [], next_local: ["2026-11-23 02:00 CET"], runs: [] }),
+    set_post_session: (a) => ({ frame_account: "acme-pd", enabled: (a.change as { enabled: string[] }).enabled }),
   });
-  const of = (cmd: string) => calls.filter((c) => c.cmd === cmd);
-  /** The arguments of the n-th call of `cmd` (it must have happened). */
-  const args = (cmd: string, n = 0) => {
-    const call = of(cmd)[n];
-    if (!call) throw new Error(`${cmd} was called ${of(cmd).length} times, not ${n + 1}`);
-    return call.args;
-  };
-  return { calls, of, args };
 }
 
 afterEach(() => {

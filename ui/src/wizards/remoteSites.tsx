@@ -169,6 +169,46 @@ export function SitesStep(props: {
       <Stack gap="sm">{body}</Stack>
     </Card>
   );
+  // One site's fields: named for the cluster it points at (`which`), made on the other (`on`).
+  const end = (which: "primary" | "secondary", on: "primary" | "secondary", first: boolean) => {
+    const k = (field: "Site" | "Address" | "Port" | "CheckPorts") => `${which}${field}` as keyof SitesForm;
+    return (
+      <>
+        <TextInput
+          label={`Remote site name on the ${on}`}
+          value={f[k("Site")] as string}
+          onChange={text(k("Site"))}
+          error={props.errors[k("Site")]}
+          data-autofocus={first || undefined}
+        />
+        <Group grow align="flex-start">
+          <TextInput
+            label={`Address of the ${which}`}
+            value={f[k("Address")] as string}
+            onChange={text(k("Address"))}
+            error={props.errors[k("Address")]}
+            style={{ flexGrow: 2 }}
+          />
+          <NumberInput
+            label="Replication port"
+            min={1}
+            max={65535}
+            allowDecimal={false}
+            value={f[k("Port")] as number | string}
+            onChange={set(k("Port"))}
+            error={props.errors[k("Port")]}
+          />
+        </Group>
+        <TextInput
+          label={`Ports checked on the ${which}`}
+          description="Test connection tries each from this computer."
+          value={f[k("CheckPorts")] as string}
+          onChange={text(k("CheckPorts"))}
+          error={props.errors[k("CheckPorts")]}
+        />
+      </>
+    );
+  };
   return (
     <>
       <Text size="sm">
@@ -177,79 +217,8 @@ export function SitesStep(props: {
         the other at (the virtual IP or a CVM's IP), which may differ from the ones this computer uses.
       </Text>
       <SimpleGrid cols={2}>
-        {side(
-          `Secondary: ${props.secondaryName}`,
-          <>
-            <TextInput
-              label="Remote site name on the primary"
-              value={f.secondarySite}
-              onChange={text("secondarySite")}
-              error={props.errors.secondarySite}
-              data-autofocus
-            />
-            <Group grow align="flex-start">
-              <TextInput
-                label="Address of the secondary"
-                value={f.secondaryAddress}
-                onChange={text("secondaryAddress")}
-                error={props.errors.secondaryAddress}
-                style={{ flexGrow: 2 }}
-              />
-              <NumberInput
-                label="Replication port"
-                min={1}
-                max={65535}
-                allowDecimal={false}
-                value={f.secondaryPort}
-                onChange={set("secondaryPort")}
-                error={props.errors.secondaryPort}
-              />
-            </Group>
-            <TextInput
-              label="Ports checked on the secondary"
-              description="Test connection tries each from this computer."
-              value={f.secondaryCheckPorts}
-              onChange={text("secondaryCheckPorts")}
-              error={props.errors.secondaryCheckPorts}
-            />
-          </>,
-        )}
-        {side(
-          `Primary: ${props.primaryName} (the reverse site)`,
-          <>
-            <TextInput
-              label="Remote site name on the secondary"
-              value={f.primarySite}
-              onChange={text("primarySite")}
-              error={props.errors.primarySite}
-            />
-            <Group grow align="flex-start">
-              <TextInput
-                label="Address of the primary"
-                value={f.primaryAddress}
-                onChange={text("primaryAddress")}
-                error={props.errors.primaryAddress}
-                style={{ flexGrow: 2 }}
-              />
-              <NumberInput
-                label="Replication port"
-                min={1}
-                max={65535}
-                allowDecimal={false}
-                value={f.primaryPort}
-                onChange={set("primaryPort")}
-                error={props.errors.primaryPort}
-              />
-            </Group>
-            <TextInput
-              label="Ports checked on the primary"
-              description="Test connection tries each from this computer."
-              value={f.primaryCheckPorts}
-              onChange={text("primaryCheckPorts")}
-              error={props.errors.primaryCheckPorts}
-            />
-          </>,
-        )}
+        {side(`Secondary: ${props.secondaryName}`, end("secondary", "primary", true))}
+        {side(`Primary: ${props.primaryName} (the reverse site)`, end("primary", "secondary", false))}
       </SimpleGrid>
       {side(
         "Replication settings (both sites)",
