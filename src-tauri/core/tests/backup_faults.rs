@@ -121,6 +121,17 @@ fn assert_consumed(w: &World, target: &str) {
 
 /// Every volume has exactly one usable backup and one usable replica in the outcome and in the
 /// catalog; returns the primaries' provider references.
+/// One backup and one replica per volume in the catalog, and no more snapshots in the lab than
+/// that: a retried step made nothing twice.
+fn assert_complete_once(w: &World, out: &BackupAllOutcome, volumes: &[String]) {
+    assert_one_of_each(w, out, volumes);
+    assert_eq!(
+        standby_snapshots(w),
+        2 * volumes.len(),
+        "no duplicate snapshot"
+    );
+}
+
 fn assert_one_of_each(w: &World, out: &BackupAllOutcome, volumes: &[String]) -> Vec<String> {
     assert!(out.failures.is_empty(), "{:#?}", out.failures);
     let mut per_volume = BTreeMap::<String, (usize, usize)>::new();
@@ -280,12 +291,7 @@ async fn arm_throttling_with_retry_after_still_gives_one_backup_and_one_replica_
     }));
     let out = run_all(&w, "azure", volumes.clone(), &sink).await.unwrap();
     assert!(throttled(), "ARM did throttle the run: {:#?}", log.lock());
-    assert_one_of_each(&w, &out, &volumes);
-    assert_eq!(
-        standby_snapshots(&w),
-        2 * volumes.len(),
-        "no duplicate snapshot"
-    );
+    assert_complete_once(&w, &out, &volumes);
     assert_eq!(azure_running(&w), running_before, "no desktop left off");
     assert_success_noted(&w);
 }
@@ -309,12 +315,7 @@ async fn arm_503s_and_dropped_connections_are_retried_to_one_backup_and_one_repl
     );
     let out = run_all(&w, "azure", volumes.clone(), &sink).await.unwrap();
     assert_consumed(&w, ARM);
-    assert_one_of_each(&w, &out, &volumes);
-    assert_eq!(
-        standby_snapshots(&w),
-        2 * volumes.len(),
-        "no duplicate snapshot"
-    );
+    assert_complete_once(&w, &out, &volumes);
     assert_eq!(azure_running(&w), running_before);
     assert_success_noted(&w);
 }
