@@ -227,6 +227,12 @@ pub enum Event {
         state: String,
         job_id: Option<String>,
     },
+    /// A run claimed by an earlier scheduler that stopped before its backup had a job: the claim
+    /// is withdrawn and the run is caught up like a missed one.
+    Released {
+        account_id: String,
+        due_at: String,
+    },
     /// A run claimed by an earlier scheduler that stopped mid-run, settled from its job.
     Settled {
         account_id: String,
@@ -338,9 +344,27 @@ impl Scheduler<'_> {
                 .job_id
                 .clone()
                 .or_else(|| job_named(self.report, &run_name(&run.due_at)));
-            let done = job_id
-                .as_deref()
-                .and_then(|j| done_from_job(self.report, j));
+            let Some(job) = job_id.as_deref() else {
+                // No job: nothing was backed up for this run, so it is run again rather than
+                // recorded as failed.
+                match self
+                    .report
+                    .catalog
+                    .lock()
+                    .release_schedule_run(&run.account_id, &run.due_at)
+                {
+                    Ok(_) => events.push(Event::Released {
+                        account_id: run.account_id,
+                        due_at: run.due_at,
+                    }),
+                    Err(e) => events.push(Event::Error {
+                        account_id: Some(run.account_id),
+                        message: e.to_string(),
+                    }),
+                }
+                continue;
+            };
+            let done = done_from_job(self.report, job);
             let (state, detail) = match done {
                 Some(d) => (run_state(&d), run_detail(&d)),
                 None => (

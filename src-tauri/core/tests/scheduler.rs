@@ -269,3 +269,54 @@ async fn runs_missed_while_nothing_ran_are_caught_up_once() {
     assert!(ran(&events).is_empty() && !events.iter().any(|e| matches!(e, Event::Missed { .. })));
     assert_eq!(backup_all_jobs(&w), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_claimed_by_a_scheduler_that_stopped_before_its_job_is_run_at_the_next_start() {
+    let w = World::small(2).await;
+    let azure = w.account_id("azure");
+    let (report, backups, sleep) = (w.report(), CoreBackups::default(), w.sleeper());
+    // Set yesterday, daily at 02:00; the lab is at 09:00, so today's run is due.
+    let set_at = "2026-03-01T00:00:00Z".parse().unwrap();
+    let s = Schedule::new(policy("2026-03-02", "02:00", 3), set_at).unwrap();
+    w.catalog
+        .lock()
+        .set_schedule(&azure, &s, "2026-03-01T00:00:00Z")
+        .unwrap();
+    // The previous scheduler claimed it and died before the backup's job was created.
+    assert!(w
+        .catalog
+        .lock()
+        .claim_schedule_run(
+            &azure,
+            "2026-03-02T02:00:00Z",
+            RunState::Running,
+            None,
+            "2026-03-02T02:00:01Z"
+        )
+        .unwrap());
+
+    let scheduler = scheduler(&w, &report, &backups, &sleep);
+    let started = scheduler.start(CancelFlag::new()).await;
+    assert!(
+        started.iter().any(
+            |e| matches!(e, Event::Released { due_at, .. } if due_at == "2026-03-02T02:00:00Z")
+        ),
+        "{started:?}"
+    );
+    assert!(
+        !started.iter().any(|e| matches!(e, Event::Settled { .. })),
+        "the run is not recorded as failed: {started:?}"
+    );
+    w.lab.clock.set_scale(500.0);
+    let events = scheduler.tick(CancelFlag::new()).await;
+    w.lab.clock.set_scale(0.0);
+    assert_eq!(
+        ran(&events).into_iter().map(|r| r.0).collect::<Vec<_>>(),
+        ["2026-03-02T02:00:00Z"],
+        "{events:?}"
+    );
+    assert_eq!(backup_all_jobs(&w), 1, "run once");
+    let runs = w.catalog.lock().schedule_runs(&azure, 10).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].job_id.is_some(), "{runs:?}");
+}

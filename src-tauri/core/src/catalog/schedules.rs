@@ -164,6 +164,20 @@ impl Catalog {
         )? > 0)
     }
 
+    /// Withdraws the claim of a run that never got a job (its scheduler stopped between the claim
+    /// and the backup's start), so that the next look at the schedule runs it. `false` when the
+    /// run has a job or is no longer running.
+    pub fn release_schedule_run(
+        &self,
+        account_id: &str,
+        due_at: &str,
+    ) -> Result<bool, CatalogError> {
+        Ok(self.conn.execute(
+            "DELETE FROM schedule_runs WHERE account_id = ?1 AND due_at = ?2 AND state = 'running' AND job_id IS NULL",
+            params![account_id, due_at],
+        )? > 0)
+    }
+
     pub fn update_schedule_run(
         &self,
         account_id: &str,
