@@ -1,4 +1,8 @@
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use standby_core::cancel::CancelFlag;
 
 use standby_core::catalog::{Catalog, CatalogError, SharedCatalog};
 use standby_core::paths::DataPaths;
@@ -11,6 +15,8 @@ pub struct AppState {
     pub lab: Option<standby_lab::LabHandle>,
     /// Why `--lab` did not come up, for the window to show.
     pub lab_error: Option<standby_core::ApiError>,
+    /// The operations the window started and has not seen end, by their ticket.
+    pub operations: Mutex<HashMap<String, CancelFlag>>,
     quitting: AtomicBool,
 }
 
@@ -22,6 +28,7 @@ impl AppState {
             catalog: catalog.shared(),
             lab: None,
             lab_error: None,
+            operations: Mutex::new(HashMap::new()),
             quitting: AtomicBool::new(false),
         })
     }

@@ -88,10 +88,90 @@ export const commands = {
 	markNotificationsRead: (ids: number[]) => typedError<number, ApiError>(__TAURI_INVOKE("mark_notifications_read", { ids })),
 	/**  Returns how many changed from unread to read. */
 	markAllNotificationsRead: () => typedError<number, ApiError>(__TAURI_INVOKE("mark_all_notifications_read")),
+	/**
+	 *  The timeline of an account or one of its volumes over a window. Each point carries the
+	 *  `backup_id` the restore commands take.
+	 */
+	timeline: (query: TimelineQuery_Deserialize) => typedError<Timeline_Serialize, ApiError>(__TAURI_INVOKE("timeline", { query })),
+	/**  An account's target RPO and where it comes from (set, the schedule's interval, or a day). */
+	targetRpo: (account: string) => typedError<TargetRpo, ApiError>(__TAURI_INVOKE("target_rpo", { account })),
+	/**  Sets an account's target RPO in hours (recorded in the audit log). */
+	setTargetRpo: (account: string, hours: number) => typedError<TargetRpo, ApiError>(__TAURI_INVOKE("set_target_rpo", { account, hours })),
+	/**
+	 *  Exports an account's DR configuration to a file the administrator picks; the path written,
+	 *  `None` when they cancelled.
+	 */
+	exportDrConfig: (account: string) => typedError<string | null, ApiError>(__TAURI_INVOKE("export_dr_config", { account })),
+	/**  [`export_dr_config`] to a path given (tests, automation). */
+	exportDrConfigTo: (account: string, path: string) => typedError<string, ApiError>(__TAURI_INVOKE("export_dr_config_to", { account, path })),
+	/**
+	 *  Imports a DR configuration from a file the administrator picks onto an account: the
+	 *  policies are applied; DR itself is never enabled here (the outcome says what the Enable DR
+	 *  wizard should do). `None` when they cancelled.
+	 */
+	importDrConfig: (account: string) => typedError<DrImport | null, ApiError>(__TAURI_INVOKE("import_dr_config", { account })),
+	/**  [`import_dr_config`] from a path given (tests, automation). */
+	importDrConfigFrom: (account: string, path: string) => typedError<DrImport, ApiError>(__TAURI_INVOKE("import_dr_config_from", { account, path })),
+	/**
+	 *  Writes the CSV report of an account's backups (optionally one volume's, by id or name) to a
+	 *  file the administrator picks; `None` when they cancelled.
+	 */
+	exportBackupReport: (account: string, volume: string | null) => typedError<BackupReportWritten | null, ApiError>(__TAURI_INVOKE("export_backup_report", { account, volume })),
+	/**  [`export_backup_report`] to a path given (tests, automation). */
+	exportBackupReportTo: (account: string, volume: string | null, path: string) => typedError<BackupReportWritten, ApiError>(__TAURI_INVOKE("export_backup_report_to", { account, volume, path })),
+	/**
+	 *  The Volumes table of a cloud account (id or name): one Frame account, or every one it holds
+	 *  when `frame_account` is null. Reads the account's guest agent once for free space.
+	 */
+	volumeOverview: (account: string, frameAccount: string | null) => typedError<VolumeOverview_Serialize, ApiError>(__TAURI_INVOKE("volume_overview", { account, frameAccount })),
+	/**
+	 *  Protection at a glance, for every cloud account, from the catalog alone. Off the window's
+	 *  thread: on a large catalog it takes a noticeable fraction of a second.
+	 */
+	dashboard: () => typedError<Dashboard_Serialize, ApiError>(__TAURI_INVOKE("dashboard")),
+	/**  The secondary's quota headroom (Azure) or receiving containers' free space (AHV), read live. */
+	secondaryHeadroom: (account: string) => typedError<SecondaryHeadroom_Serialize, ApiError>(__TAURI_INVOKE("secondary_headroom", { account })),
+	/**  The backups of an account, newest first; of one volume (its provider id or name) when given. */
+	listBackups: (account: string, volume: string | null) => typedError<Backup_Serialize[], ApiError>(__TAURI_INVOKE("list_backups", { account, volume })),
+	/**
+	 *  The latest jobs (top-level ones: a backup of many volumes counts once), newest first, with
+	 *  those still running first.
+	 */
+	recentJobs: (limit: number) => typedError<JobSummary_Serialize[], ApiError>(__TAURI_INVOKE("recent_jobs", { limit })),
+	/**
+	 *  Stops the operation started with `ticket`. Returns false when none is running under it (it
+	 *  has ended already). The job stops at its next step or wait; what it did is kept and its
+	 *  outcome says it was cancelled.
+	 */
+	cancelOperation: (ticket: string) => __TAURI_INVOKE<boolean>("cancel_operation", { ticket }),
+	/**
+	 *  Backs up one volume now; resolves with its backups (the primary, then the replica when DR is
+	 *  on) once the job has ended.
+	 */
+	createBackup: (ticket: string, request: BackupRequest_Deserialize) => typedError<Backup_Serialize[], ApiError>(__TAURI_INVOKE("create_backup", { ticket, request })),
+	/**
+	 *  What *Backup all volumes* would do: every volume it would back up and each skip with its
+	 *  reason. Nothing is changed.
+	 */
+	planBackupAll: (request: BackupAllRequest_Deserialize) => typedError<BackupAllOutcome_Serialize, ApiError>(__TAURI_INVOKE("plan_backup_all", { request })),
+	/**  Backs up every volume the plan lists (the window asked for confirmation first). */
+	backupAll: (ticket: string, request: BackupAllRequest_Deserialize) => typedError<BackupAllOutcome_Serialize, ApiError>(__TAURI_INVOKE("backup_all", { ticket, request })),
+	/**
+	 *  The pre-flight of restoring a backup or replica: what will be restored, from which site, what
+	 *  it powers off, what blocks it and why, and the safety snapshot it takes first.
+	 */
+	planRestore: (backupId: string) => typedError<RestorePlan_Serialize, ApiError>(__TAURI_INVOKE("plan_restore", { backupId })),
+	/**  Restores a backup; resolves once the volume is back (or the job failed or was cancelled). */
+	restoreBackup: (ticket: string, backupId: string, confirmVolume: string | null) => typedError<RestoreOutcome_Serialize, ApiError>(__TAURI_INVOKE("restore_backup", { ticket, backupId, confirmVolume })),
+	/**  The pre-flight of a clone: each desktop's fate and every prerequisite with its result. */
+	planClone: (request: CloneRequest_Deserialize) => typedError<ClonePlan_Serialize, ApiError>(__TAURI_INVOKE("plan_clone", { request })),
+	/**  Clones desktops to another AHV account; resolves when the clone job has ended. */
+	cloneVolumes: (ticket: string, request: CloneRequest_Deserialize) => typedError<CloneOutcome_Serialize, ApiError>(__TAURI_INVOKE("clone_volumes", { ticket, request })),
 };
 
 /** Events */
 export const events = {
+	jobProgressEvent: makeEvent<JobProgressEvent_Serialize, JobProgressEvent_Deserialize>("job-progress-event"),
 	notificationAdded: makeEvent<NotificationAdded_Serialize, NotificationAdded_Deserialize>("notification-added"),
 };
 
@@ -141,6 +221,43 @@ export type AccountChanges_Serialize = {
 	extra_ca_pem: string | null,
 };
 
+/**  One cloud account on the dashboard. */
+export type AccountDashboard = AccountDashboard_Serialize | AccountDashboard_Deserialize;
+
+/**  One cloud account on the dashboard. */
+export type AccountDashboard_Deserialize = {
+	account_id: string,
+	account_name: string,
+	provider: ProviderKind,
+	/**  `None` with `no_next_run` saying why (no schedule, switched off). */
+	next_run?: NextRun | null,
+	no_next_run?: string | null,
+	failed_jobs: RecentFailures_Deserialize,
+	skipped: RecentSkips_Deserialize,
+	/**
+	 *  Every Frame account it has a DR configuration, a schedule or discovered volumes for.
+	 *  Empty when none: discover the account's resources first.
+	 */
+	frame_accounts: FrameDashboard_Deserialize[],
+};
+
+/**  One cloud account on the dashboard. */
+export type AccountDashboard_Serialize = {
+	account_id: string,
+	account_name: string,
+	provider: ProviderKind,
+	/**  `None` with `no_next_run` saying why (no schedule, switched off). */
+	next_run: NextRun | null,
+	no_next_run: string | null,
+	failed_jobs: RecentFailures_Serialize,
+	skipped: RecentSkips_Serialize,
+	/**
+	 *  Every Frame account it has a DR configuration, a schedule or discovered volumes for.
+	 *  Empty when none: discover the account's resources first.
+	 */
+	frame_accounts: FrameDashboard_Serialize[],
+};
+
 export type AccountHealth = {
 	account_id: string,
 	ok: boolean,
@@ -179,6 +296,14 @@ export type Action_Serialize =
 { action: "nothing" } | { action: "grown"; job_id: string } | 
 /**  Needs to grow but must wait (an Azure VM that is not deallocated). */
 { action: "pending"; why: string } | { action: "failed"; job_id: string | null; error: string } | { action: "cancelled"; job_id: string };
+
+/**  A point in time and how old it is at the dashboard's `at`. */
+export type Age = {
+	/**  RFC 3339. */
+	at: string,
+	/**  Seconds before the dashboard's `at` (negative when the catalog's time is ahead of it). */
+	age_secs: number | null,
+};
 
 /**  One Prism Element cluster. The password is not here: it is in the keyring. */
 export type AhvSettings = {
@@ -349,11 +474,119 @@ export type AzureSettings_Serialize = {
 /**  One backup or replica, as the catalog holds it. */
 export type Backup = Backup_Serialize | Backup_Deserialize;
 
+export type BackupAllOutcome = BackupAllOutcome_Serialize | BackupAllOutcome_Deserialize;
+
+export type BackupAllOutcome_Deserialize = {
+	/**  The parent job (`None` for a dry run). */
+	job_id?: string | null,
+	plan: BackupPlan_Deserialize,
+	backups: Backup_Deserialize[],
+	failures: VolumeFailure_Deserialize[],
+};
+
+export type BackupAllOutcome_Serialize = {
+	/**  The parent job (`None` for a dry run). */
+	job_id: string | null,
+	plan: BackupPlan_Serialize,
+	backups: Backup_Serialize[],
+	failures: VolumeFailure_Serialize[],
+};
+
+export type BackupAllRequest = BackupAllRequest_Serialize | BackupAllRequest_Deserialize;
+
+export type BackupAllRequest_Deserialize = {
+	/**  The cloud account (name or id). */
+	account: string,
+	frame_account: string,
+	kind: BackupKind,
+	/**  Empty: persistent desktops (or, with `volumes`, any protected kind). */
+	resource_kinds?: ResourceKind[],
+	/**  Empty: every volume of those kinds. Names or provider ids. */
+	volumes?: string[],
+	/**  The backups' name; by default after the kind and the time. */
+	name?: string | null,
+	dry_run: boolean,
+	/**  Who asked (`window`, `standbyctl:alice`, `scheduler`, `post-session`), for the audit log. */
+	actor: string,
+};
+
+export type BackupAllRequest_Serialize = {
+	/**  The cloud account (name or id). */
+	account: string,
+	frame_account: string,
+	kind: BackupKind,
+	/**  Empty: persistent desktops (or, with `volumes`, any protected kind). */
+	resource_kinds: ResourceKind[],
+	/**  Empty: every volume of those kinds. Names or provider ids. */
+	volumes: string[],
+	/**  The backups' name; by default after the kind and the time. */
+	name: string | null,
+	dry_run: boolean,
+	/**  Who asked (`window`, `standbyctl:alice`, `scheduler`, `post-session`), for the audit log. */
+	actor: string,
+};
+
 /**
  *  Why a backup exists: asked for by hand, by a schedule, after a user's session ended, or as
  *  the safety snapshot a restore takes first.
  */
 export type BackupKind = "manual" | "scheduled" | "post_session" | "safety";
+
+export type BackupPlan = BackupPlan_Serialize | BackupPlan_Deserialize;
+
+export type BackupPlan_Deserialize = {
+	eligible: PlannedVolume_Deserialize[],
+	skipped: Skipped[],
+};
+
+export type BackupPlan_Serialize = {
+	eligible: PlannedVolume_Serialize[],
+	skipped: Skipped[],
+};
+
+/**  A backup report written. */
+export type BackupReportWritten = {
+	path: string,
+	/**  Backups listed (one row each). */
+	rows: number,
+};
+
+/**  "Back up this volume now." */
+export type BackupRequest = BackupRequest_Serialize | BackupRequest_Deserialize;
+
+/**  "Back up this volume now." */
+export type BackupRequest_Deserialize = {
+	/**  The cloud account (name or id), Azure or AHV. */
+	account: string,
+	/**  The Frame account the volume belongs to. */
+	frame_account: string,
+	/**
+	 *  Azure: the disk's name or ARM id; a VM's name stands for its OS disk. AHV: the VM's or
+	 *  volume group's name or uuid.
+	 */
+	volume: string,
+	/**  The administrator's name for the backup. */
+	name: string,
+	/**  Why it is taken (recorded with the backup). */
+	kind?: BackupKind,
+};
+
+/**  "Back up this volume now." */
+export type BackupRequest_Serialize = {
+	/**  The cloud account (name or id), Azure or AHV. */
+	account: string,
+	/**  The Frame account the volume belongs to. */
+	frame_account: string,
+	/**
+	 *  Azure: the disk's name or ARM id; a VM's name stands for its OS disk. AHV: the VM's or
+	 *  volume group's name or uuid.
+	 */
+	volume: string,
+	/**  The administrator's name for the backup. */
+	name: string,
+	/**  Why it is taken (recorded with the backup). */
+	kind: BackupKind,
+};
 
 /**  Where a backup lives: the volume's own region, or the DR secondary. */
 export type BackupSite = "primary" | "replica";
@@ -466,6 +699,162 @@ export type Check = {
 	detail: string,
 };
 
+export type CheckStatus = "ok" | 
+/**  Not in the way, but an administrator must know (a desktop that will be powered off). */
+"warning" | 
+/**  The restore will not run until this is resolved. */
+"blocked";
+
+/**  How a clone ended. */
+export type CloneOutcome = CloneOutcome_Serialize | CloneOutcome_Deserialize;
+
+/**  How a clone ended. */
+export type CloneOutcome_Deserialize = {
+	job_id: string,
+	plan: ClonePlan_Deserialize,
+	cloned: ClonedDesktop_Deserialize[],
+	/**  Source desktops powered on again after the snapshot. */
+	source_powered_on: string[],
+	/**  The source snapshot the clones come from (`"{pd}:{id}"`), and its replica's id. */
+	snapshot: string,
+	replica: string,
+};
+
+/**  How a clone ended. */
+export type CloneOutcome_Serialize = {
+	job_id: string,
+	plan: ClonePlan_Serialize,
+	cloned: ClonedDesktop_Serialize[],
+	/**  Source desktops powered on again after the snapshot. */
+	source_powered_on: string[],
+	/**  The source snapshot the clones come from (`"{pd}:{id}"`), and its replica's id. */
+	snapshot: string,
+	replica: string,
+};
+
+/**  Exactly what a clone will do, and every check with its result. */
+export type ClonePlan = ClonePlan_Serialize | ClonePlan_Deserialize;
+
+/**  Exactly what a clone will do, and every check with its result. */
+export type ClonePlan_Deserialize = {
+	source: CloneSide,
+	destination: CloneSide,
+	/**  The remote site on the source cluster that replicates to the destination. */
+	remote_site?: string | null,
+	protection_domain: string,
+	name_prefix: string,
+	replace_assigned: boolean,
+	keep_running: boolean,
+	/**  How long the clone waits for users in session before it gives up (seconds). */
+	session_timeout_secs: number | null,
+	desktops: PlannedDesktop_Deserialize[],
+	/**  What will happen, in order. */
+	steps: string[],
+	checks: RestoreCheck[],
+	/**  No check is blocked. */
+	can_run: boolean,
+};
+
+/**  Exactly what a clone will do, and every check with its result. */
+export type ClonePlan_Serialize = {
+	source: CloneSide,
+	destination: CloneSide,
+	/**  The remote site on the source cluster that replicates to the destination. */
+	remote_site: string | null,
+	protection_domain: string,
+	name_prefix: string,
+	replace_assigned: boolean,
+	keep_running: boolean,
+	/**  How long the clone waits for users in session before it gives up (seconds). */
+	session_timeout_secs: number | null,
+	desktops: PlannedDesktop_Serialize[],
+	/**  What will happen, in order. */
+	steps: string[],
+	checks: RestoreCheck[],
+	/**  No check is blocked. */
+	can_run: boolean,
+};
+
+/**  "Clone these desktops of that account to this one." */
+export type CloneRequest = CloneRequest_Serialize | CloneRequest_Deserialize;
+
+/**  "Clone these desktops of that account to this one." */
+export type CloneRequest_Deserialize = {
+	/**  Id or name of the source AHV cloud account. */
+	source_account: string,
+	destination_account: string,
+	/**  The Frame account on the source. */
+	frame_account: string,
+	/**  The Frame account on the destination (the same name when `None`). */
+	destination_frame_account?: string | null,
+	/**  Replace the desktop an owner already has in the destination instead of skipping them. */
+	replace_assigned: boolean,
+	/**  Power the clones on when they are made (else they stay off). */
+	keep_running: boolean,
+	/**  Desktop names or VM uuids; empty clones every persistent desktop with an owner. */
+	volumes: string[],
+	/**  How long to wait for users in session (default [`DEFAULT_SESSION_TIMEOUT_SECS`]). */
+	session_timeout_secs?: number | null,
+	/**  Who asked (`window`, `standbyctl:alice`, ...), for the audit log. */
+	actor: string,
+};
+
+/**  "Clone these desktops of that account to this one." */
+export type CloneRequest_Serialize = {
+	/**  Id or name of the source AHV cloud account. */
+	source_account: string,
+	destination_account: string,
+	/**  The Frame account on the source. */
+	frame_account: string,
+	/**  The Frame account on the destination (the same name when `None`). */
+	destination_frame_account: string | null,
+	/**  Replace the desktop an owner already has in the destination instead of skipping them. */
+	replace_assigned: boolean,
+	/**  Power the clones on when they are made (else they stay off). */
+	keep_running: boolean,
+	/**  Desktop names or VM uuids; empty clones every persistent desktop with an owner. */
+	volumes: string[],
+	/**  How long to wait for users in session (default [`DEFAULT_SESSION_TIMEOUT_SECS`]). */
+	session_timeout_secs: number | null,
+	/**  Who asked (`window`, `standbyctl:alice`, ...), for the audit log. */
+	actor: string,
+};
+
+/**  One side of a clone: the cloud account (an AHV cluster) and the Frame account on it. */
+export type CloneSide = {
+	/**  Empty when the account was not found. */
+	account_id: string,
+	account_name: string,
+	frame_account: string,
+};
+
+/**  One desktop cloned. */
+export type ClonedDesktop = ClonedDesktop_Serialize | ClonedDesktop_Deserialize;
+
+/**  One desktop cloned. */
+export type ClonedDesktop_Deserialize = {
+	source: string,
+	owner?: string | null,
+	new_name: string,
+	/**  The new VM's uuid on the destination. */
+	new_uuid: string,
+	/**  The destination desktop it replaced (powered off and kept). */
+	replaced?: string | null,
+	powered_on: boolean,
+};
+
+/**  One desktop cloned. */
+export type ClonedDesktop_Serialize = {
+	source: string,
+	owner: string | null,
+	new_name: string,
+	/**  The new VM's uuid on the destination. */
+	new_uuid: string,
+	/**  The destination desktop it replaced (powered off and kept). */
+	replaced: string | null,
+	powered_on: boolean,
+};
+
 /**  A cloud account as the console lists it. Secrets are never part of it. */
 export type CloudAccount = {
 	id: string,
@@ -509,6 +898,49 @@ export type ContainerChoice_Serialize = {
 	mapped: { [key in string]: string },
 };
 
+/**  One storage container of the AHV secondary that receives replicas. */
+export type ContainerHeadroom = ContainerHeadroom_Serialize | ContainerHeadroom_Deserialize;
+
+/**  One storage container of the AHV secondary that receives replicas. */
+export type ContainerHeadroom_Deserialize = {
+	/**  The primary container mapped to it (`None` when no mapping names it). */
+	source?: string | null,
+	container: string,
+	capacity_bytes?: number | null,
+	/**  `None` with `unknown` saying why when Prism does not report it. */
+	free_bytes?: number | null,
+	unknown?: string | null,
+};
+
+/**  One storage container of the AHV secondary that receives replicas. */
+export type ContainerHeadroom_Serialize = {
+	/**  The primary container mapped to it (`None` when no mapping names it). */
+	source: string | null,
+	container: string,
+	capacity_bytes: number | null,
+	/**  `None` with `unknown` saying why when Prism does not report it. */
+	free_bytes: number | null,
+	unknown: string | null,
+};
+
+export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
+
+export type Dashboard_Deserialize = {
+	/**  RFC 3339: the instant every age is measured from. */
+	at: string,
+	/**  RFC 3339: recent failures and skips are those since this instant. */
+	recent_since: string,
+	accounts: AccountDashboard_Deserialize[],
+};
+
+export type Dashboard_Serialize = {
+	/**  RFC 3339: the instant every age is measured from. */
+	at: string,
+	/**  RFC 3339: recent failures and skips are those since this instant. */
+	recent_since: string,
+	accounts: AccountDashboard_Serialize[],
+};
+
 /**  What the rule says about one volume. */
 export type Decision = 
 /**  Grow from `from_bytes` to `to_bytes`. */
@@ -519,6 +951,16 @@ export type Decision =
 { decision: "at_maximum"; size_bytes: number | null; max_bytes: number | null } | 
 /**  Free space is not known. */
 { decision: "unknown"; why: string };
+
+/**  What happens to one source desktop. */
+export type DesktopAction = 
+/**  A new desktop on the destination. */
+{ action: "clone"; new_name: string } | 
+/**
+ *  A new desktop on the destination in place of the owner's assigned one there, which is
+ *  powered off and kept (never deleted).
+ */
+{ action: "replace"; new_name: string; replaces: string; replaces_uuid: string } | { action: "skip"; reason: string };
 
 export type DesktopState = "assigned" | "unassigned" | "shadow";
 
@@ -569,6 +1011,17 @@ export type DiscoveredResource_Serialize = {
 	not_protected_reason: string | null,
 };
 
+/**  How the file's DR configuration compares with the account's. */
+export type DrComparison = 
+/**  The file has none: nothing to do. */
+{ state: "not_in_file" } | 
+/**  The account has the same. */
+{ state: "same" } | 
+/**  The account has none: enable DR with the wizard, started from `wanted`. */
+{ state: "missing"; wanted: ExportedDr } | 
+/**  The account has another: what differs, in words, for the wizard to show. */
+{ state: "different"; wanted: ExportedDr; current: ExportedDr; differences: string[] };
+
 export type DrConfig = {
 	account_id: string,
 	account_name: string,
@@ -606,6 +1059,13 @@ export type DrEnabled = {
 	/**  Not blocking, but an administrator must know (quota that would run short, skipped items). */
 	warnings: string[],
 	protected_resources: number,
+};
+
+/**  A DR configuration read from a file and applied. */
+export type DrImport = {
+	/**  The file read. */
+	path: string,
+	outcome: ImportOutcome,
 };
 
 /**  Where an account's backups are replicated to. */
@@ -667,6 +1127,207 @@ export type ErrorCode =
 /**  A bug: the message says what happened; the log has the details. */
 "internal";
 
+/**  A DR configuration without what ties it to one catalog (the account's id, when it was enabled). */
+export type ExportedDr = {
+	frame_account: string,
+	target: DrTarget,
+};
+
+/**  A job that failed. */
+export type FailedJob = FailedJob_Serialize | FailedJob_Deserialize;
+
+/**  A job that failed. */
+export type FailedJob_Deserialize = {
+	id: string,
+	kind: string,
+	/**  The job that started it (a backup of many volumes runs one job per volume). */
+	parent_id?: string | null,
+	/**  Why it failed (the error), else its last message. */
+	error: string,
+	/**  RFC 3339: when it started and when it ended. */
+	created_at: string,
+	failed_at: string,
+};
+
+/**  A job that failed. */
+export type FailedJob_Serialize = {
+	id: string,
+	kind: string,
+	/**  The job that started it (a backup of many volumes runs one job per volume). */
+	parent_id: string | null,
+	/**  Why it failed (the error), else its last message. */
+	error: string,
+	/**  RFC 3339: when it started and when it ended. */
+	created_at: string,
+	failed_at: string,
+};
+
+/**  One Frame account of a cloud account. */
+export type FrameDashboard = FrameDashboard_Serialize | FrameDashboard_Deserialize;
+
+/**  One Frame account of a cloud account. */
+export type FrameDashboard_Deserialize = {
+	frame_account: string,
+	/**  The account's DR configuration when it covers this Frame account. */
+	dr?: DrConfig | null,
+	/**  Volumes as last discovered (template images included, as not protected). */
+	volumes: number,
+	protected: number,
+	not_protected: number,
+	/**  By kind, in the order of `ResourceKind`; kinds with no volume are left out. */
+	by_kind: KindProtection[],
+	/**  The newest usable primary backup of any of its volumes. */
+	newest_backup?: Age | null,
+	/**  The newest usable replica. */
+	newest_replica?: Age | null,
+	worst_volume?: WorstVolume | null,
+	/**  Protected kinds with no usable backup at all. */
+	without_backup: number,
+	/**  The first few of them, by name. */
+	without_backup_names: string[],
+	replication: Replication_Deserialize,
+};
+
+/**  One Frame account of a cloud account. */
+export type FrameDashboard_Serialize = {
+	frame_account: string,
+	/**  The account's DR configuration when it covers this Frame account. */
+	dr: DrConfig | null,
+	/**  Volumes as last discovered (template images included, as not protected). */
+	volumes: number,
+	protected: number,
+	not_protected: number,
+	/**  By kind, in the order of `ResourceKind`; kinds with no volume are left out. */
+	by_kind: KindProtection[],
+	/**  The newest usable primary backup of any of its volumes. */
+	newest_backup: Age | null,
+	/**  The newest usable replica. */
+	newest_replica: Age | null,
+	worst_volume: WorstVolume | null,
+	/**  Protected kinds with no usable backup at all. */
+	without_backup: number,
+	/**  The first few of them, by name. */
+	without_backup_names: string[],
+	replication: Replication_Serialize,
+};
+
+/**  Free space inside the volume, as the account's guest agent reports it. */
+export type FreeSpace = { state: "known"; free_bytes: number | null; 
+/**  Who reported it (the guest agent's own words). */
+source: string } | 
+/**  No guest agent, it did not answer, or it does not know this volume (or its free space). */
+{ state: "unknown"; why: string };
+
+/**  An interval without a usable primary backup longer than the target RPO. */
+export type Gap = {
+	volume_id: string,
+	volume_name: string,
+	/**  The usable backup it starts after (RFC 3339). */
+	from: string,
+	/**  The next usable backup, or `now` when there is none yet (`open`). */
+	to: string,
+	hours: number | null,
+	/**  No usable backup since `from`: the volume is behind its RPO now. */
+	open: boolean,
+};
+
+/**  What the account's guest agent said, once for the whole table. */
+export type GuestReading = { state: "read"; source: string } | { state: "unknown"; why: string };
+
+export type ImportOutcome = {
+	account_id: string,
+	account_name: string,
+	/**  What was applied, in words. */
+	applied: string[],
+	/**  What was not, and why. */
+	not_applied: string[],
+	/**  Never applied by the import (module docs): what the Enable DR wizard should do, if anything. */
+	disaster_recovery: DrComparison,
+};
+
+/**  One progress report of a running job. */
+export type JobProgress = JobProgress_Serialize | JobProgress_Deserialize;
+
+/**  A running job's progress. Event name: `job-progress-event`. */
+export type JobProgressEvent = JobProgressEvent_Serialize | JobProgressEvent_Deserialize;
+
+/**  A running job's progress. Event name: `job-progress-event`. */
+export type JobProgressEvent_Deserialize = {
+	/**  The ticket of the window's request that started it; `None` for jobs the scheduler runs. */
+	ticket?: string | null,
+	progress: JobProgress_Deserialize,
+};
+
+/**  A running job's progress. Event name: `job-progress-event`. */
+export type JobProgressEvent_Serialize = {
+	/**  The ticket of the window's request that started it; `None` for jobs the scheduler runs. */
+	ticket: string | null,
+	progress: JobProgress_Serialize,
+};
+
+/**  One progress report of a running job. */
+export type JobProgress_Deserialize = {
+	job_id: string,
+	percent: number | null,
+	step: string,
+	/**  Bytes done and in all, where the provider says. */
+	bytes?: [number | null, number | null] | null,
+};
+
+/**  One progress report of a running job. */
+export type JobProgress_Serialize = {
+	job_id: string,
+	percent: number | null,
+	step: string,
+	/**  Bytes done and in all, where the provider says. */
+	bytes: [number | null, number | null] | null,
+};
+
+export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/**  One job as the window lists it: without its parameters and outcome, which can be large. */
+export type JobSummary = JobSummary_Serialize | JobSummary_Deserialize;
+
+/**  One job as the window lists it: without its parameters and outcome, which can be large. */
+export type JobSummary_Deserialize = {
+	id: string,
+	kind: string,
+	account_id?: string | null,
+	state: JobState,
+	progress: number | null,
+	message: string,
+	error?: string | null,
+	created_at: string,
+	parent_id?: string | null,
+};
+
+/**  One job as the window lists it: without its parameters and outcome, which can be large. */
+export type JobSummary_Serialize = {
+	id: string,
+	kind: string,
+	account_id: string | null,
+	state: JobState,
+	progress: number | null,
+	message: string,
+	error: string | null,
+	created_at: string,
+	parent_id: string | null,
+};
+
+/**  Protection of one kind of resource. */
+export type KindProtection = {
+	kind: ResourceKind,
+	total: number,
+	/**  State `protected`. */
+	protected: number,
+	/**  Any other state (for template images: all of them, never backed up). */
+	not_protected: number,
+	/**  Of those not protected: covered by DR but without a usable backup yet. */
+	no_backup: number,
+	/**  Of those not protected: not covered by DR. */
+	no_dr: number,
+};
+
 /**  The embedded lab: where its control API listens, or why it did not start. */
 export type LabStatus = LabStatus_Serialize | LabStatus_Deserialize;
 
@@ -680,6 +1341,25 @@ export type LabStatus_Deserialize = {
 export type LabStatus_Serialize = {
 	control_url: string | null,
 	error: ApiError | null,
+};
+
+/**  The newest usable (available) primary backup of a volume. */
+export type LastBackup = {
+	id: string,
+	name: string,
+	kind: BackupKind,
+	/**  RFC 3339. */
+	created_at: string,
+};
+
+/**  The newest replica of a volume, whatever its state (a copy running shows its percentage). */
+export type LastReplica = {
+	id: string,
+	state: BackupState,
+	/**  0 to 100. */
+	percent: number | null,
+	/**  RFC 3339. */
+	created_at: string,
 };
 
 /**  What the add-account wizard and `standbyctl account add-ahv` send. */
@@ -731,6 +1411,16 @@ export type NewAzureAccount_Serialize = {
 	arm_url: string | null,
 	authority_url: string | null,
 	extra_ca_pem: string | null,
+};
+
+/**  The next scheduled backup of an account. */
+export type NextRun = {
+	/**  RFC 3339, UTC. */
+	at: string,
+	/**  The same instant as the schedule's local wall time (`YYYY-MM-DD HH:MM TZ`). */
+	local: string,
+	in_secs: number | null,
+	frame_account: string,
 };
 
 /**  One stored notification, as the notification center lists it. */
@@ -837,6 +1527,33 @@ export type Notification_Serialize = {
 	read: boolean,
 };
 
+/**  A run of the schedule that happened (or was missed). */
+export type PastRun = PastRun_Serialize | PastRun_Deserialize;
+
+/**  A run of the schedule that happened (or was missed). */
+export type PastRun_Deserialize = {
+	/**  RFC 3339, UTC. */
+	due_at: string,
+	state: RunState,
+	job_id?: string | null,
+	/**  What happened, in the engine's words. */
+	message?: string | null,
+	/**  The volumes it skipped (of the one volume asked for, in the volume view). */
+	skipped: SkippedVolume[],
+};
+
+/**  A run of the schedule that happened (or was missed). */
+export type PastRun_Serialize = {
+	/**  RFC 3339, UTC. */
+	due_at: string,
+	state: RunState,
+	job_id: string | null,
+	/**  What happened, in the engine's words. */
+	message: string | null,
+	/**  The volumes it skipped (of the one volume asked for, in the volume view). */
+	skipped: SkippedVolume[],
+};
+
 /**  A change waiting for the next day. */
 export type PendingChange = PendingChange_Serialize | PendingChange_Deserialize;
 
@@ -865,6 +1582,74 @@ export type PendingGrowth = {
 	why: string,
 	/**  RFC 3339: when it was first found pending. */
 	since: string,
+};
+
+/**  One source desktop in the plan. */
+export type PlannedDesktop = PlannedDesktop_Serialize | PlannedDesktop_Deserialize;
+
+/**  One source desktop in the plan. */
+export type PlannedDesktop_Deserialize = {
+	name: string,
+	/**  The VM's uuid on the source cluster. */
+	uuid: string,
+	owner?: string | null,
+	/**  Running now (powered off for the snapshot, and on again after). */
+	running: boolean,
+	/**  The storage container of its disk on the source. */
+	container: string,
+	session: Session,
+	action: DesktopAction,
+	/**  The power actions it goes through, in words. */
+	power: string[],
+};
+
+/**  One source desktop in the plan. */
+export type PlannedDesktop_Serialize = {
+	name: string,
+	/**  The VM's uuid on the source cluster. */
+	uuid: string,
+	owner: string | null,
+	/**  Running now (powered off for the snapshot, and on again after). */
+	running: boolean,
+	/**  The storage container of its disk on the source. */
+	container: string,
+	session: Session,
+	action: DesktopAction,
+	/**  The power actions it goes through, in words. */
+	power: string[],
+};
+
+/**  A volume the run will back up. */
+export type PlannedVolume = PlannedVolume_Serialize | PlannedVolume_Deserialize;
+
+/**  A volume the run will back up. */
+export type PlannedVolume_Deserialize = {
+	/**  The provider's id (VM uuid, volume group uuid, ARM disk id). */
+	volume_id: string,
+	/**  The resource's name as discovery shows it (a VM's name on AHV, a disk's on Azure). */
+	volume_name: string,
+	kind: ResourceKind,
+	/**  The VM it belongs to, when there is one. */
+	vm_id?: string | null,
+	/**  AHV storage container or Azure region. */
+	location: string,
+	/**  It was seen running: powered off before its backup and on again after. */
+	power_cycle: boolean,
+};
+
+/**  A volume the run will back up. */
+export type PlannedVolume_Serialize = {
+	/**  The provider's id (VM uuid, volume group uuid, ARM disk id). */
+	volume_id: string,
+	/**  The resource's name as discovery shows it (a VM's name on AHV, a disk's on Azure). */
+	volume_name: string,
+	kind: ResourceKind,
+	/**  The VM it belongs to, when there is one. */
+	vm_id: string | null,
+	/**  AHV storage container or Azure region. */
+	location: string,
+	/**  It was seen running: powered off before its backup and on again after. */
+	power_cycle: boolean,
 };
 
 /**  Post-session settings as the window sets them: every kind at once. */
@@ -907,6 +1692,38 @@ export type PowerState = "on" | "off" |
 /**  Anything the API reports that is neither (kept as seen in `power_detail`). */
 "other";
 
+export type Protection = Protection_Serialize | Protection_Deserialize;
+
+/**  Where a volume stands for disaster recovery. */
+export type ProtectionState = 
+/**  Covered by the account's DR configuration and has a usable backup. */
+"protected" | 
+/**  Covered by DR, but no usable backup yet. */
+"no_backup" | 
+/**
+ *  A kind Standby protects, but the account's DR configuration does not cover its Frame
+ *  account (it may still have backups taken by hand).
+ */
+"no_dr" | 
+/**  Never backed up (template images): `reason` says why. */
+"not_protected";
+
+export type Protection_Deserialize = {
+	state: ProtectionState,
+	covered_by_dr: boolean,
+	has_usable_backup: boolean,
+	/**  Why it is not `protected`, in words an administrator can act on. */
+	reason?: string | null,
+};
+
+export type Protection_Serialize = {
+	state: ProtectionState,
+	covered_by_dr: boolean,
+	has_usable_backup: boolean,
+	/**  Why it is not `protected`, in words an administrator can act on. */
+	reason: string | null,
+};
+
 /**  Which infrastructure a cloud account is. */
 export type ProviderKind = 
 /**  One Nutanix Prism Element cluster. */
@@ -924,6 +1741,47 @@ export type QuotaCheck_Deserialize = {
 export type QuotaCheck_Serialize = {
 	region: string,
 	lines: QuotaLine_Serialize[],
+};
+
+/**  One quota counter of the Azure secondary region. */
+export type QuotaHeadroom = QuotaHeadroom_Serialize | QuotaHeadroom_Deserialize;
+
+/**  One quota counter of the Azure secondary region. */
+export type QuotaHeadroom_Deserialize = {
+	/**  What an administrator reads (`snapshots`, `Total Regional vCPUs`). */
+	name: string,
+	/**  ARM's usage code. */
+	code: string,
+	current: number,
+	limit: number,
+	/**  `limit - current` (0 when already at or over the limit). */
+	headroom: number,
+	/**
+	 *  What the account's replicas and a restore there would add, when Standby estimates it
+	 *  (snapshots and disks); `None` for counters it does not (cores, VMs).
+	 */
+	needed?: number | null,
+	ok: boolean,
+	message?: string | null,
+};
+
+/**  One quota counter of the Azure secondary region. */
+export type QuotaHeadroom_Serialize = {
+	/**  What an administrator reads (`snapshots`, `Total Regional vCPUs`). */
+	name: string,
+	/**  ARM's usage code. */
+	code: string,
+	current: number,
+	limit: number,
+	/**  `limit - current` (0 when already at or over the limit). */
+	headroom: number,
+	/**
+	 *  What the account's replicas and a restore there would add, when Standby estimates it
+	 *  (snapshots and disks); `None` for counters it does not (cores, VMs).
+	 */
+	needed: number | null,
+	ok: boolean,
+	message: string | null,
 };
 
 /**  One counter of the secondary region against what the account would add to it. */
@@ -955,6 +1813,38 @@ export type QuotaLine_Serialize = {
 	ok: boolean,
 	/**  The warning, with numbers, when not ok. */
 	message: string | null,
+};
+
+export type RecentFailures = RecentFailures_Serialize | RecentFailures_Deserialize;
+
+export type RecentFailures_Deserialize = {
+	/**  In the last [`RECENT_DAYS`] days. */
+	count: number,
+	/**  The latest [`LATEST`], newest first. */
+	latest: FailedJob_Deserialize[],
+};
+
+export type RecentFailures_Serialize = {
+	/**  In the last [`RECENT_DAYS`] days. */
+	count: number,
+	/**  The latest [`LATEST`], newest first. */
+	latest: FailedJob_Serialize[],
+};
+
+export type RecentSkips = RecentSkips_Serialize | RecentSkips_Deserialize;
+
+export type RecentSkips_Deserialize = {
+	/**  In the last [`RECENT_DAYS`] days. */
+	count: number,
+	/**  The latest [`LATEST`], newest first. */
+	latest: SkipRecord_Deserialize[],
+};
+
+export type RecentSkips_Serialize = {
+	/**  In the last [`RECENT_DAYS`] days. */
+	count: number,
+	/**  The latest [`LATEST`], newest first. */
+	latest: SkipRecord_Serialize[],
 };
 
 /**  The whole answer of the region step of the wizard. */
@@ -1025,10 +1915,163 @@ export type RemoteSitesResult_Serialize = {
 	on_secondary: SiteOutcome_Serialize,
 };
 
+export type Replication = Replication_Serialize | Replication_Deserialize;
+
+export type Replication_Deserialize = {
+	/**
+	 *  The dashboard's `at` minus when the oldest primary backup whose replica is not yet
+	 *  available was taken; `None` when no copy is running.
+	 */
+	lag_secs?: number | null,
+	/**  RFC 3339: that oldest backup. */
+	oldest_waiting_at?: string | null,
+	/**  Replicas being created or copied. */
+	in_progress: number,
+	/**  Replicas that failed in the last [`RECENT_DAYS`] days. */
+	failed_recently: number,
+};
+
+export type Replication_Serialize = {
+	/**
+	 *  The dashboard's `at` minus when the oldest primary backup whose replica is not yet
+	 *  available was taken; `None` when no copy is running.
+	 */
+	lag_secs: number | null,
+	/**  RFC 3339: that oldest backup. */
+	oldest_waiting_at: string | null,
+	/**  Replicas being created or copied. */
+	in_progress: number,
+	/**  Replicas that failed in the last [`RECENT_DAYS`] days. */
+	failed_recently: number,
+};
+
 /**  The Frame words for what Standby protects. */
 export type ResourceKind = "sandbox" | "utility_server" | "persistent_desktop" | "enterprise_profile" | "personal_drive" | 
 /**  Not part of a Frame account: listed, never backed up. */
 "template_image";
+
+/**  One line of the pre-flight: what was checked, how it came out, and what to do about it. */
+export type RestoreCheck = {
+	name: string,
+	status: CheckStatus,
+	message: string,
+};
+
+/**  How a restore ended. */
+export type RestoreOutcome = RestoreOutcome_Serialize | RestoreOutcome_Deserialize;
+
+/**  How a restore ended. */
+export type RestoreOutcome_Deserialize = {
+	job_id: string,
+	plan: RestorePlan_Deserialize,
+	/**  The safety backup taken first (restore it to undo this restore). */
+	safety_backup?: Backup_Deserialize | null,
+	/**
+	 *  The volume's provider id after the restore (a new disk on Azure; the same uuid on AHV in
+	 *  place; the copy's uuid or name on the DR site).
+	 */
+	restored_volume: string,
+	/**  The disk that was replaced and kept (Azure). */
+	old_volume_kept?: string | null,
+	/**  The VM was powered on again. */
+	powered_on: boolean,
+};
+
+/**  How a restore ended. */
+export type RestoreOutcome_Serialize = {
+	job_id: string,
+	plan: RestorePlan_Serialize,
+	/**  The safety backup taken first (restore it to undo this restore). */
+	safety_backup: Backup_Serialize | null,
+	/**
+	 *  The volume's provider id after the restore (a new disk on Azure; the same uuid on AHV in
+	 *  place; the copy's uuid or name on the DR site).
+	 */
+	restored_volume: string,
+	/**  The disk that was replaced and kept (Azure). */
+	old_volume_kept: string | null,
+	/**  The VM was powered on again. */
+	powered_on: boolean,
+};
+
+/**  Exactly what a restore will do, and every check with its result. */
+export type RestorePlan = RestorePlan_Serialize | RestorePlan_Deserialize;
+
+/**  Exactly what a restore will do, and every check with its result. */
+export type RestorePlan_Deserialize = {
+	backup_id: string,
+	backup_name: string,
+	account_id: string,
+	account_name: string,
+	provider: ProviderKind,
+	frame_account: string,
+	/**  The volume restored: its provider id and name when the backup was taken. */
+	volume_id: string,
+	volume_name: string,
+	kind?: ResourceKind | null,
+	owner?: string | null,
+	/**  Which copy is used: the primary backup or the secondary replica. */
+	site: BackupSite,
+	/**  Where that copy lives (region, or the account of the cluster that holds it). */
+	from_location: string,
+	/**  When the backup was taken (RFC 3339). */
+	point_in_time: string,
+	/**  Where the restored volume will be. */
+	restored_on: string,
+	/**  True when the volume's current disk is replaced; false when a copy is made beside it. */
+	in_place: boolean,
+	/**  The VM powered off before and powered on again after (when it was on). */
+	vm?: string | null,
+	powers_off: boolean,
+	powers_on_after: boolean,
+	/**  The safety snapshot taken first (the undo path), in words; `None` when nothing is replaced. */
+	safety_snapshot?: string | null,
+	/**  The window demands typing `volume_name` for these; `standbyctl` demands `--confirm-volume`. */
+	replaces_assigned_desktop: boolean,
+	/**  What will happen, in order. */
+	steps: string[],
+	checks: RestoreCheck[],
+	/**  No check is blocked. */
+	can_run: boolean,
+};
+
+/**  Exactly what a restore will do, and every check with its result. */
+export type RestorePlan_Serialize = {
+	backup_id: string,
+	backup_name: string,
+	account_id: string,
+	account_name: string,
+	provider: ProviderKind,
+	frame_account: string,
+	/**  The volume restored: its provider id and name when the backup was taken. */
+	volume_id: string,
+	volume_name: string,
+	kind: ResourceKind | null,
+	owner: string | null,
+	/**  Which copy is used: the primary backup or the secondary replica. */
+	site: BackupSite,
+	/**  Where that copy lives (region, or the account of the cluster that holds it). */
+	from_location: string,
+	/**  When the backup was taken (RFC 3339). */
+	point_in_time: string,
+	/**  Where the restored volume will be. */
+	restored_on: string,
+	/**  True when the volume's current disk is replaced; false when a copy is made beside it. */
+	in_place: boolean,
+	/**  The VM powered off before and powered on again after (when it was on). */
+	vm: string | null,
+	powers_off: boolean,
+	powers_on_after: boolean,
+	/**  The safety snapshot taken first (the undo path), in words; `None` when nothing is replaced. */
+	safety_snapshot: string | null,
+	/**  The window demands typing `volume_name` for these; `standbyctl` demands `--confirm-volume`. */
+	replaces_assigned_desktop: boolean,
+	/**  What will happen, in order. */
+	steps: string[],
+	checks: RestoreCheck[],
+	/**  No check is blocked. */
+	can_run: boolean,
+};
 
 export type RetentionOutcome = RetentionOutcome_Serialize | RetentionOutcome_Deserialize;
 
@@ -1102,6 +2145,15 @@ export type RetentionRequest_Serialize = {
 	keep: number | null,
 	include_manual: boolean,
 };
+
+/**  Where an account's target RPO comes from. */
+export type RpoSource = 
+/**  Set by an administrator. */
+"set" | 
+/**  The interval of the account's schedule (none set). */
+"schedule" | 
+/**  A day: no target set and no schedule on. */
+"default";
 
 export type RunState = 
 /**  Claimed; its backup is running (or was, when the scheduler stopped). */
@@ -1303,6 +2355,27 @@ export type Schedule_Serialize = {
 	pending: PendingChange_Serialize | null,
 };
 
+export type SecondaryHeadroom = SecondaryHeadroom_Serialize | SecondaryHeadroom_Deserialize;
+
+export type SecondaryHeadroom_Deserialize = { kind: "azure"; region: string; 
+/**  Blocking problems the region check found (region unavailable, a counter missing). */
+problems: string[]; 
+/**  Replicas kept per volume assumed for `needed` (the schedule's number kept, else 1). */
+replicas_assumed: number; lines: QuotaHeadroom_Deserialize[] } | { kind: "ahv"; secondary_account_id: string; secondary_account_name: string; containers: ContainerHeadroom_Deserialize[] };
+
+export type SecondaryHeadroom_Serialize = { kind: "azure"; region: string; 
+/**  Blocking problems the region check found (region unavailable, a counter missing). */
+problems: string[]; 
+/**  Replicas kept per volume assumed for `needed` (the schedule's number kept, else 1). */
+replicas_assumed: number; lines: QuotaHeadroom_Serialize[] } | { kind: "ahv"; secondary_account_id: string; secondary_account_name: string; containers: ContainerHeadroom_Serialize[] };
+
+/**  What is known of a volume's guest, for the rules that depend on it. */
+export type Session = 
+/**  Nobody is in session. */
+{ state: "none" } | { state: "in_session"; user: string } | 
+/**  No guest agent for the account, or it did not answer, or it does not know this volume. */
+{ state: "unknown"; why: string };
+
 /**  One side of the pair of clusters, as the wizard knows it. */
 export type SiteEnd = {
 	/**  The name of the remote site created on the *other* cluster to point at this one. */
@@ -1331,6 +2404,54 @@ export type SiteOutcome_Serialize = {
 	status: string | null,
 };
 
+export type SkipReason = "template" | "in_session" | "session_unknown" | "power_unknown" | "unchanged" | "not_found";
+
+/**  One skipped volume as recorded. */
+export type SkipRecord = SkipRecord_Serialize | SkipRecord_Deserialize;
+
+/**  One skipped volume as recorded. */
+export type SkipRecord_Deserialize = {
+	job_id?: string | null,
+	account_id: string,
+	volume_id: string,
+	volume_name: string,
+	/**  The reason's code (`in_session`, `unchanged`, ...). */
+	reason: string,
+	message: string,
+	/**  RFC 3339. */
+	at: string,
+};
+
+/**  One skipped volume as recorded. */
+export type SkipRecord_Serialize = {
+	job_id: string | null,
+	account_id: string,
+	volume_id: string,
+	volume_name: string,
+	/**  The reason's code (`in_session`, `unchanged`, ...). */
+	reason: string,
+	message: string,
+	/**  RFC 3339. */
+	at: string,
+};
+
+export type Skipped = {
+	volume_id: string,
+	volume_name: string,
+	reason: SkipReason,
+	/**  The reason in words, for the administrator. */
+	message: string,
+};
+
+/**  A volume a run left out, and why. */
+export type SkippedVolume = {
+	volume_id: string,
+	volume_name: string,
+	/**  The reason's code (`in_session`, `unchanged`, ...). */
+	reason: string,
+	message: string,
+};
+
 /**
  *  One snapshot at the provider that retention deletes: it goes only when every row that
  *  references it goes.
@@ -1340,6 +2461,156 @@ export type SnapshotDeletion = {
 	provider_ref: string,
 	/**  The rows removed with it. */
 	backup_ids: string[],
+};
+
+export type TargetRpo = {
+	account_id: string,
+	hours: number,
+	source: RpoSource,
+};
+
+export type Timeline = Timeline_Serialize | Timeline_Deserialize;
+
+/**  One backup or replica on the axis. `backup_id` is what the restore commands take. */
+export type TimelinePoint = TimelinePoint_Serialize | TimelinePoint_Deserialize;
+
+/**  One backup or replica on the axis. `backup_id` is what the restore commands take. */
+export type TimelinePoint_Deserialize = {
+	backup_id: string,
+	name: string,
+	kind: BackupKind,
+	site: BackupSite,
+	state: BackupState,
+	/**  RFC 3339. */
+	created_at: string,
+	/**  When retention is expected to delete it (RFC 3339), when it is known. */
+	expires_at?: string | null,
+	volume_id: string,
+	volume_name: string,
+	/**  0 to 100: a replica's copy; 100 once available. */
+	percent: number | null,
+	/**  Of a replica: the primary backup it copies. */
+	replica_of?: string | null,
+	/**  Why it failed, in the provider's words. */
+	error?: string | null,
+};
+
+/**  One backup or replica on the axis. `backup_id` is what the restore commands take. */
+export type TimelinePoint_Serialize = {
+	backup_id: string,
+	name: string,
+	kind: BackupKind,
+	site: BackupSite,
+	state: BackupState,
+	/**  RFC 3339. */
+	created_at: string,
+	/**  When retention is expected to delete it (RFC 3339), when it is known. */
+	expires_at: string | null,
+	volume_id: string,
+	volume_name: string,
+	/**  0 to 100: a replica's copy; 100 once available. */
+	percent: number | null,
+	/**  Of a replica: the primary backup it copies. */
+	replica_of: string | null,
+	/**  Why it failed, in the provider's words. */
+	error: string | null,
+};
+
+/**  What the window asks for. */
+export type TimelineQuery = TimelineQuery_Serialize | TimelineQuery_Deserialize;
+
+/**  What the window asks for. */
+export type TimelineQuery_Deserialize = {
+	/**  The cloud account, by id or name. */
+	account_id: string,
+	/**  Only this Frame account's backups and runs. */
+	frame_account?: string | null,
+	/**  One volume (its provider id, as backups carry it); `None`: the whole account. */
+	volume?: string | null,
+	/**  The window, RFC 3339. */
+	from: string,
+	to: string,
+	/**  At most this many backup points (both lanes together, the newest kept); `None`: all. */
+	max_points?: number | null,
+};
+
+/**  What the window asks for. */
+export type TimelineQuery_Serialize = {
+	/**  The cloud account, by id or name. */
+	account_id: string,
+	/**  Only this Frame account's backups and runs. */
+	frame_account: string | null,
+	/**  One volume (its provider id, as backups carry it); `None`: the whole account. */
+	volume: string | null,
+	/**  The window, RFC 3339. */
+	from: string,
+	to: string,
+	/**  At most this many backup points (both lanes together, the newest kept); `None`: all. */
+	max_points: number | null,
+};
+
+export type Timeline_Deserialize = {
+	account_id: string,
+	account_name: string,
+	frame_account?: string | null,
+	volume?: string | null,
+	/**  The window as read (RFC 3339) and the instant the timeline was computed at. */
+	from: string,
+	to: string,
+	now: string,
+	target_rpo: TargetRpo,
+	/**  Oldest first. */
+	primary: TimelinePoint_Deserialize[],
+	/**  Oldest first. */
+	replicas: TimelinePoint_Deserialize[],
+	/**  Backups in the window not returned because of `max_points` (the oldest ones). */
+	points_left_out: number,
+	upcoming: UpcomingRun[],
+	upcoming_left_out: number,
+	/**  Oldest first. */
+	runs: PastRun_Deserialize[],
+	/**
+	 *  Volume view: every gap, oldest first. Account view: the longest first, at most
+	 *  [`MAX_ACCOUNT_GAPS`].
+	 */
+	gaps: Gap[],
+	gaps_left_out: number,
+};
+
+export type Timeline_Serialize = {
+	account_id: string,
+	account_name: string,
+	frame_account: string | null,
+	volume: string | null,
+	/**  The window as read (RFC 3339) and the instant the timeline was computed at. */
+	from: string,
+	to: string,
+	now: string,
+	target_rpo: TargetRpo,
+	/**  Oldest first. */
+	primary: TimelinePoint_Serialize[],
+	/**  Oldest first. */
+	replicas: TimelinePoint_Serialize[],
+	/**  Backups in the window not returned because of `max_points` (the oldest ones). */
+	points_left_out: number,
+	upcoming: UpcomingRun[],
+	upcoming_left_out: number,
+	/**  Oldest first. */
+	runs: PastRun_Serialize[],
+	/**
+	 *  Volume view: every gap, oldest first. Account view: the longest first, at most
+	 *  [`MAX_ACCOUNT_GAPS`].
+	 */
+	gaps: Gap[],
+	gaps_left_out: number,
+};
+
+/**  A scheduled run to come. */
+export type UpcomingRun = {
+	/**  RFC 3339, UTC. */
+	at: string,
+	/**  The wall time in the schedule's time zone (`YYYY-MM-DD HH:MM TZ`). */
+	at_local: string,
 };
 
 /**  One backup's fate. */
@@ -1373,6 +2644,25 @@ export type Verdict_Serialize = {
 	expires_at: string | null,
 };
 
+/**  Autogrow as it applies to one volume. */
+export type VolumeAutogrow = VolumeAutogrow_Serialize | VolumeAutogrow_Deserialize;
+
+/**  Autogrow as it applies to one volume. */
+export type VolumeAutogrow_Deserialize = {
+	/**  The account's autogrow is on and this kind of volume is one it grows. */
+	enabled: boolean,
+	/**  Waiting for its VM to be deallocated before it can grow. */
+	pending?: PendingGrowth | null,
+};
+
+/**  Autogrow as it applies to one volume. */
+export type VolumeAutogrow_Serialize = {
+	/**  The account's autogrow is on and this kind of volume is one it grows. */
+	enabled: boolean,
+	/**  Waiting for its VM to be deallocated before it can grow. */
+	pending: PendingGrowth | null,
+};
+
 export type VolumeCheck = VolumeCheck_Serialize | VolumeCheck_Deserialize;
 
 export type VolumeCheck_Deserialize = {
@@ -1393,6 +2683,108 @@ export type VolumeCheck_Serialize = {
 	free_bytes: number | null,
 	decision: Decision,
 	action: Action_Serialize,
+};
+
+export type VolumeFailure = VolumeFailure_Serialize | VolumeFailure_Deserialize;
+
+export type VolumeFailure_Deserialize = {
+	volume_id: string,
+	volume_name: string,
+	/**  The volume's child job, when there is one. */
+	job_id?: string | null,
+	error: string,
+};
+
+export type VolumeFailure_Serialize = {
+	volume_id: string,
+	volume_name: string,
+	/**  The volume's child job, when there is one. */
+	job_id: string | null,
+	error: string,
+};
+
+/**  The Volumes table of one cloud account (one Frame account, or all it holds). */
+export type VolumeOverview = VolumeOverview_Serialize | VolumeOverview_Deserialize;
+
+/**  The Volumes table of one cloud account (one Frame account, or all it holds). */
+export type VolumeOverview_Deserialize = {
+	/**  When it was read (RFC 3339): ages in the table are measured from here. */
+	at: string,
+	account_id: string,
+	account_name: string,
+	provider: ProviderKind,
+	frame_account?: string | null,
+	dr?: DrConfig | null,
+	autogrow: AutogrowSettings_Deserialize,
+	guest: GuestReading,
+	/**  By name. Empty until the account's resources have been discovered once. */
+	rows: VolumeRow_Deserialize[],
+};
+
+/**  The Volumes table of one cloud account (one Frame account, or all it holds). */
+export type VolumeOverview_Serialize = {
+	/**  When it was read (RFC 3339): ages in the table are measured from here. */
+	at: string,
+	account_id: string,
+	account_name: string,
+	provider: ProviderKind,
+	frame_account: string | null,
+	dr: DrConfig | null,
+	autogrow: AutogrowSettings_Serialize,
+	guest: GuestReading,
+	/**  By name. Empty until the account's resources have been discovered once. */
+	rows: VolumeRow_Serialize[],
+};
+
+/**  One row of the Volumes table. */
+export type VolumeRow = VolumeRow_Serialize | VolumeRow_Deserialize;
+
+/**  One row of the Volumes table. */
+export type VolumeRow_Deserialize = {
+	/**  The provider's id: a VM uuid, a volume group uuid, an ARM disk id. */
+	volume_id: string,
+	name: string,
+	kind: ResourceKind,
+	frame_account: string,
+	owner?: string | null,
+	size_bytes: number | null,
+	desktop_state?: DesktopState | null,
+	power?: PowerState | null,
+	power_detail?: string | null,
+	/**  AHV storage container or Azure region. */
+	location: string,
+	/**  RFC 3339: the discovery that last saw it. */
+	seen_at: string,
+	/**  `None` in the catalog-only listing ([`volume_rows`]); [`volume_overview`] always reads it. */
+	free_space?: FreeSpace | null,
+	last_backup?: LastBackup | null,
+	replica?: LastReplica | null,
+	autogrow: VolumeAutogrow_Deserialize,
+	protection: Protection_Deserialize,
+};
+
+/**  One row of the Volumes table. */
+export type VolumeRow_Serialize = {
+	/**  The provider's id: a VM uuid, a volume group uuid, an ARM disk id. */
+	volume_id: string,
+	name: string,
+	kind: ResourceKind,
+	frame_account: string,
+	owner: string | null,
+	size_bytes: number | null,
+	desktop_state: DesktopState | null,
+	power: PowerState | null,
+	power_detail: string | null,
+	/**  AHV storage container or Azure region. */
+	location: string,
+	/**  RFC 3339: the discovery that last saw it. */
+	seen_at: string,
+	/**  `None` in the catalog-only listing ([`volume_rows`]); [`volume_overview`] always reads it. */
+	free_space: FreeSpace | null,
+	last_backup: LastBackup | null,
+	replica: LastReplica | null,
+	autogrow: VolumeAutogrow_Serialize,
+	protection: Protection_Serialize,
 };
 
 /**  One row of the vStore mapping: a container on the sending cluster to one on the receiving one. */
@@ -1423,6 +2815,14 @@ export type Why =
 "no_count" | 
 /**  Its deletion was refused or failed; tried again next time. */
 "delete_failed";
+
+/**  The protected volume whose newest usable backup is the oldest. */
+export type WorstVolume = {
+	volume_id: string,
+	name: string,
+	kind: ResourceKind,
+	last_backup: Age,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -4,10 +4,29 @@
 mod accounts;
 mod app;
 mod dr;
+mod export;
 mod notifications;
+mod operations;
+mod overview;
 mod policies;
+mod timeline;
 
 pub use notifications::WindowSink;
+
+use standby_core::accounts::Accounts;
+use standby_core::secrets::Keyring;
+use standby_core::ApiError;
+
+/// An account's id, from its id or name (the error says how to find it when there is none).
+fn account_id(state: &crate::state::AppState, account: &str) -> Result<String, ApiError> {
+    let c = state.catalog.lock();
+    let (acc, _) = Accounts {
+        catalog: &c,
+        store: &Keyring,
+    }
+    .settings(account)?;
+    Ok(acc.id)
+}
 
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
@@ -45,8 +64,34 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             notifications::unread_notification_count,
             notifications::mark_notifications_read,
             notifications::mark_all_notifications_read,
+            // timeline and exports
+            timeline::timeline,
+            timeline::target_rpo,
+            timeline::set_target_rpo,
+            export::export_dr_config,
+            export::export_dr_config_to,
+            export::import_dr_config,
+            export::import_dr_config_from,
+            export::export_backup_report,
+            export::export_backup_report_to,
+            // overview (volumes table, dashboard)
+            overview::volume_overview,
+            overview::dashboard,
+            overview::secondary_headroom,
+            // operations (backups, backup all, restore, clone, jobs)
+            operations::list_backups,
+            operations::recent_jobs,
+            operations::cancel_operation,
+            operations::create_backup,
+            operations::plan_backup_all,
+            operations::backup_all,
+            operations::plan_restore,
+            operations::restore_backup,
+            operations::plan_clone,
+            operations::clone_volumes,
         ])
         .events(tauri_specta::collect_events![
             notifications::NotificationAdded,
+            operations::JobProgressEvent,
         ])
 }

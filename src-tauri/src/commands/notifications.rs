@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use standby_core::notifications::{
-    Notification, NotificationFilter, NotificationId, NotificationSink,
+    Notification, NotificationFilter, NotificationId, NotificationLevel, NotificationSink,
 };
 use standby_core::ApiError;
 use tauri::State;
@@ -22,10 +22,6 @@ pub struct NotificationAdded(pub Notification);
 /// Tells the window about a stored notification. The catalog already has it, so a window that
 /// misses the event (hidden, reloading) still lists it on its next read: a failed emit is logged,
 /// never returned.
-#[allow(
-    dead_code,
-    reason = "called by the job commands as they post notifications"
-)]
 pub fn notify(app: &tauri::AppHandle, n: &Notification) {
     if let Err(e) = NotificationAdded(n.clone()).emit(app) {
         tracing::warn!(
@@ -36,15 +32,48 @@ pub fn notify(app: &tauri::AppHandle, n: &Notification) {
 }
 
 /// A [`NotificationSink`] for core code that posts while the window is open.
-#[allow(
-    dead_code,
-    reason = "passed to the core's jobs by the commands that start them"
-)]
 pub struct WindowSink(pub tauri::AppHandle);
 
 impl NotificationSink for WindowSink {
     fn added(&self, n: &Notification) {
         notify(&self.0, n);
+        if ends_a_job(n) && !window_seen(&self.0) {
+            tell_the_desktop(n);
+        }
+    }
+}
+
+/// A job's outcome (success, warning or failure), as opposed to its start and milestones.
+fn ends_a_job(n: &Notification) -> bool {
+    n.job_id.is_some() && !matches!(n.level, NotificationLevel::Info)
+}
+
+/// Whether the administrator can see the window: shown and not minimised.
+fn window_seen(app: &tauri::AppHandle) -> bool {
+    use tauri::Manager;
+    app.get_webview_window("main")
+        .is_some_and(|w| w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false))
+}
+
+/// An OS notification, for a job that ends while Standby sits in the tray. Sent from its own
+/// thread (the desktop's notification service answers over D-Bus); where there is no such
+/// service the outcome is still in the notification center, so a failure is only logged.
+fn tell_the_desktop(n: &Notification) {
+    let (title, body) = (n.title.clone(), n.body.clone());
+    let spawned = std::thread::Builder::new()
+        .name("os-notification".into())
+        .spawn(move || {
+            if let Err(e) = notify_rust::Notification::new()
+                .appname("Standby")
+                .summary(&title)
+                .body(&body)
+                .show()
+            {
+                tracing::info!("no desktop notification for «{title}»: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no desktop notification: {e}");
     }
 }
 

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use standby_core::accounts::Accounts;
 use standby_core::audit::{self, NewAuditEntry};
 use standby_core::autogrow::{
     self, AutogrowChange, AutogrowOutcome, AutogrowSettings, PendingGrowth,
@@ -27,6 +26,7 @@ use standby_core::secrets::Keyring;
 use standby_core::{ApiError, ErrorCode};
 use tauri::{AppHandle, State};
 
+use super::account_id;
 use super::notifications::WindowSink;
 use crate::state::AppState;
 
@@ -44,17 +44,6 @@ fn report<'a>(
         clock: Arc::new(SystemClock),
         sink,
     }
-}
-
-/// An account's id, from its id or name (the error says how to find it when there is none).
-fn account_id(state: &AppState, account: &str) -> Result<String, ApiError> {
-    let c = state.catalog.lock();
-    let (acc, _) = Accounts {
-        catalog: &c,
-        store: &Keyring,
-    }
-    .settings(account)?;
-    Ok(acc.id)
 }
 
 // ---- scheduled backups -------------------------------------------------------------------

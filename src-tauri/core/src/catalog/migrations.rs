@@ -187,12 +187,26 @@ fn migrations() -> Migrations<'static> {
             ) STRICT;
             CREATE INDEX volumes_by_account ON volumes (account_id, frame_account, name);",
         ),
+        // The Volumes table and the dashboard on 5,000 volumes and 100,000 backups: the newest
+        // backup of each volume by site and state in one seek (keyed as `catalog::provider_key`
+        // keys a volume), the newest of a Frame account, and an account's failed jobs and skips
+        // of the last days, without reading every row; and the timeline's window of an account's
+        // backups by time.
+        M::up(
+            "CREATE INDEX backups_newest_by_volume
+                ON backups (account_id, site, lower(ltrim(volume_id, '/')), state, created_at);
+            CREATE INDEX backups_newest_by_frame
+                ON backups (account_id, frame_account, site, state, created_at);
+            CREATE INDEX jobs_by_account_state ON jobs (account_id, state, updated_at);
+            CREATE INDEX skips_by_time ON skips (account_id, at);
+            CREATE INDEX backups_by_time ON backups (account_id, created_at);",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 7usize;
+    let known = 8usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {

@@ -14,9 +14,11 @@ mod jobs;
 mod mapping_overrides;
 mod migrations;
 mod notifications;
+pub mod overview;
 mod policies;
 pub mod schedules;
 mod skips;
+pub mod timeline;
 mod volumes;
 
 use std::path::Path;
