@@ -19,9 +19,13 @@ use standby_core::secrets::Keyring;
 use tauri::Manager;
 
 pub fn start(app: tauri::AppHandle) {
-    let (catalog, data_dir) = {
+    let (catalog, data_dir, limits) = {
         let state = app.state::<crate::state::AppState>();
-        (state.catalog.clone(), state.paths.data_dir.clone())
+        (
+            state.catalog.clone(),
+            state.paths.data_dir.clone(),
+            state.limits.clone(),
+        )
     };
     let spawned = std::thread::Builder::new()
         .name("scheduler".into())
@@ -54,7 +58,7 @@ pub fn start(app: tauri::AppHandle) {
                     clock,
                     sink: &sink,
                 };
-                let backups = CoreBackups::default();
+                let backups = CoreBackups { limits };
                 let scheduler = Scheduler {
                     report: &report,
                     store: &Keyring,

@@ -17,6 +17,9 @@ pub struct AppState {
     pub lab_error: Option<standby_core::ApiError>,
     /// The operations the window started and has not seen end, by their ticket.
     pub operations: Mutex<HashMap<String, CancelFlag>>,
+    /// One set of provider limits for the window's operations and the scheduler: copies per
+    /// region, Prism tasks, a protection domain's snapshot turn.
+    pub limits: std::sync::Arc<standby_core::limits::Limits>,
     quitting: AtomicBool,
 }
 
@@ -29,6 +32,7 @@ impl AppState {
             lab: None,
             lab_error: None,
             operations: Mutex::new(HashMap::new()),
+            limits: Default::default(),
             quitting: AtomicBool::new(false),
         })
     }

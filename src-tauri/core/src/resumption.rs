@@ -25,6 +25,7 @@ pub async fn resume_unfinished(
     report: &Report<'_>,
     store: &dyn SecretStore,
     sink: &dyn ProgressSink,
+    limits: &crate::limits::Limits,
     cancel: CancelFlag,
 ) -> Result<Vec<Resumed>, crate::catalog::CatalogError> {
     let unfinished = report.catalog.lock().unfinished_jobs()?;
@@ -35,7 +36,9 @@ pub async fn resume_unfinished(
         }
         let (ok, detail) = match job.kind.as_str() {
             crate::backup::JOB_KIND => {
-                match crate::backup::resume(report, store, sink, &job, cancel.clone()).await {
+                match crate::backup::resume_with(report, store, sink, limits, &job, cancel.clone())
+                    .await
+                {
                     Ok(rows) => (true, format!("finished: {} backup rows", rows.len())),
                     Err(e) => (false, e.to_string()),
                 }
@@ -47,7 +50,8 @@ pub async fn resume_unfinished(
                 }
             }
             crate::clone::JOB_KIND => {
-                match crate::clone::resume(report, store, sink, &job, cancel.clone()).await {
+                match crate::clone::resume(report, store, sink, limits, &job, cancel.clone()).await
+                {
                     Ok(o) => (
                         true,
                         format!("finished: {} desktops cloned", o.cloned.len()),
@@ -63,8 +67,7 @@ pub async fn resume_unfinished(
                 }
             }
             crate::backup::all::JOB_KIND => {
-                let limits = crate::limits::Limits::default();
-                match crate::backup::all::resume(report, store, sink, &limits, &job, cancel.clone())
+                match crate::backup::all::resume(report, store, sink, limits, &job, cancel.clone())
                     .await
                 {
                     Ok(o) => (true, format!("finished: {} backup rows", o.backups.len())),

@@ -111,12 +111,16 @@ pub trait BackupAll: Send + Sync {
         ask: BackupAllAsk,
         cancel: CancelFlag,
     ) -> BoxFuture<'a, Result<Option<String>, ApiError>>;
+
+    /// The process's limits, which the jobs resumed at start respect too.
+    fn limits(&self) -> &crate::limits::Limits;
 }
 
 /// `backup::all::run` within the process's limits (copies per region, Prism tasks, workers).
 #[derive(Default)]
 pub struct CoreBackups {
-    pub limits: crate::limits::Limits,
+    /// Shared with whatever else runs in the process (the window's own operations).
+    pub limits: std::sync::Arc<crate::limits::Limits>,
 }
 
 /// What scheduled backups cover: every protected kind of resource.
@@ -129,6 +133,10 @@ pub const SCHEDULED_KINDS: [ResourceKind; 5] = [
 ];
 
 impl BackupAll for CoreBackups {
+    fn limits(&self) -> &crate::limits::Limits {
+        &self.limits
+    }
+
     fn backup_all<'a>(
         &'a self,
         report: &'a Report<'a>,
@@ -315,6 +323,7 @@ impl Scheduler<'_> {
             self.report,
             self.store,
             self.sink,
+            self.backups.limits(),
             cancel.clone(),
         )
         .await

@@ -495,6 +495,7 @@ async fn a_growth_killed_mid_step_and_resumed_grows_once() {
         &w.report(),
         w.store.as_ref(),
         &NoProgress,
+        &standby_core::limits::Limits::default(),
         CancelFlag::new(),
     )
     .await

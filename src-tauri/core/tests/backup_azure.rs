@@ -418,6 +418,7 @@ async fn at_start_a_killed_backup_is_finished_and_an_unknown_kind_is_left_alone(
         &w.report(),
         w.store.as_ref(),
         &Seen::new(),
+        &standby_core::limits::Limits::default(),
         CancelFlag::new(),
     )
     .await

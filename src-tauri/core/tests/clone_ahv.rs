@@ -97,6 +97,7 @@ async fn run_clone(w: &World, req: CloneRequest) -> Result<clone::CloneOutcome, 
         &w.report(),
         w.store.as_ref(),
         &NoProgress,
+        &standby_core::limits::Limits::default(),
         req,
         CancelFlag::new(),
     )
@@ -334,4 +335,43 @@ async fn a_destination_that_is_not_ahv_blocks_the_plan() {
     assert_eq!(c.status, CheckStatus::Blocked);
     let e = run_clone(&w, req).await.unwrap_err();
     assert!(matches!(e, CloneError::Blocked { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clone_waits_for_the_protection_domain_turn_a_backup_holds() {
+    let (w, source, dest) = world().await;
+    let picked = idle_running(&w, &source, &dest, 1).await;
+    let req = request(&[&picked[0]]);
+    let limits = standby_core::limits::Limits::default();
+    let pd = standby_core::providers::prism::setup::protection_domain_name(FRAME);
+    let before = pd_snapshots(&w).await;
+    // A backup of the same domain in this process holds its turn (from its mark to its snapshot).
+    let turn = limits
+        .protection_domain(&w.account_id("primary"), &pd, &CancelFlag::new())
+        .await
+        .unwrap();
+    let report = w.report();
+    let clone = clone::run(
+        &report,
+        w.store.as_ref(),
+        &NoProgress,
+        &limits,
+        req,
+        CancelFlag::new(),
+    );
+    tokio::pin!(clone);
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(3), &mut clone).await;
+    assert!(
+        waited.is_err(),
+        "the clone finished while a backup held the domain: {waited:?}"
+    );
+    assert_eq!(
+        pd_snapshots(&w).await,
+        before,
+        "no clone snapshot while the backup's turn is held"
+    );
+    drop(turn);
+    let out = clone.await.unwrap();
+    assert_eq!(out.cloned.len(), 1);
+    assert_eq!(pd_snapshots(&w).await, before + 1);
 }

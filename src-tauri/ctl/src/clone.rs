@@ -167,6 +167,7 @@ pub fn run(cmd: CloneCommand, paths: &DataPaths) -> anyhow::Result<std::process:
                     &report,
                     &Keyring,
                     terminal.sink(),
+                    &standby_core::limits::Limits::default(),
                     a.request(),
                     cancel.clone(),
                 ),

@@ -66,6 +66,7 @@ pub fn run(cmd: JobsCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 &report,
                 &Keyring,
                 &NoProgress,
+                &standby_core::limits::Limits::default(),
                 CancelFlag::new(),
             ))?;
             if json {

@@ -32,6 +32,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
             "/faults/{target}",
             get(get_fault).put(set_fault).delete(clear_fault),
         )
+        .route("/faults/{target}/stats", get(fault_stats))
         .route("/endpoints/{target}/down", post(down))
         .route("/endpoints/{target}/up", post(up))
         .route("/certificates/{cluster}/rotate", post(rotate))
@@ -113,6 +114,13 @@ async fn clear_faults(State(core): State<Arc<Core>>) -> Json<serde_json::Value> 
 async fn get_fault(State(core): State<Arc<Core>>, Path(target): Path<String>) -> Response {
     match core.faults.get(&target) {
         Some(f) => Json(f).into_response(),
+        None => problem(StatusCode::NOT_FOUND, format!("unknown target {target:?}")),
+    }
+}
+
+async fn fault_stats(State(core): State<Arc<Core>>, Path(target): Path<String>) -> Response {
+    match core.faults.stats(&target) {
+        Some(s) => Json(s).into_response(),
         None => problem(StatusCode::NOT_FOUND, format!("unknown target {target:?}")),
     }
 }

@@ -1,4 +1,5 @@
-//! Injected faults: latency, rate limits, 503s, dropped connections, endpoints down.
+//! Injected faults: latency, rate limits, 503s, dropped connections, answers lost after the
+//! request was carried out, endpoints down.
 //!
 //! Every endpoint is wrapped in [`FaultLayer`] with its target name (`prism:<cluster>`,
 //! `azure:arm`, `azure:token`). Faults count requests rather than roll dice, so a test that asks
@@ -60,6 +61,8 @@ pub enum FaultError {
     UnknownTarget(String),
     #[error("rate limit needs requests > 0 and window_secs > 0")]
     BadRateLimit,
+    #[error("lose_answer needs a method, a path and count > 0")]
+    BadLoseAnswer,
 }
 
 /// The faults set on one target. Counts (`fail_next`, `drop_next`) go down as requests use them.
@@ -78,6 +81,61 @@ pub struct FaultSpec {
     /// Everything is refused until brought back up.
     pub down: bool,
     pub seed: Option<u64>,
+    /// The next matching request is carried out, then its connection is closed without the answer
+    /// (a client cannot tell whether it happened: the case for reading state back).
+    pub lose_answer: Option<LoseAnswer>,
+}
+
+/// Which requests lose their answer, and how many of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoseAnswer {
+    /// `POST`, `PUT`, ... (any case).
+    pub method: String,
+    /// The URL path (no query), compared without regard to case (ARM's ids are not case
+    /// sensitive); `*` matches any run of characters, `/` included.
+    pub path: String,
+    /// How many matching requests lose their answer (1 when absent).
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `pattern` with `*` wildcards against `text`, both already lower-cased.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        // No `*`: the whole text must be the pattern.
+        return rest.is_empty();
+    };
+    for p in middle {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// How many times each fault was met on a target, so that a test can tell its fault really hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultStats {
+    /// Answered 429 by the rate limit.
+    pub throttled: u64,
+    /// Answered 503 by `fail_next`.
+    pub failed: u64,
+    /// Connections closed by `drop_next` or `down` before the request was handled.
+    pub dropped: u64,
+    /// Requests carried out whose answer was lost (`lose_answer`).
+    pub answers_lost: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -104,6 +162,7 @@ struct TargetState {
     window: Option<Window>,
     rng: ChaCha8Rng,
     down: watch::Sender<bool>,
+    stats: FaultStats,
 }
 
 impl TargetState {
@@ -113,6 +172,7 @@ impl TargetState {
             window: None,
             rng: ChaCha8Rng::seed_from_u64(0),
             down: watch::channel(false).0,
+            stats: FaultStats::default(),
         }
     }
 }
@@ -160,6 +220,11 @@ impl Faults {
                 return Err(FaultError::BadRateLimit);
             }
         }
+        if let Some(l) = &spec.lose_answer {
+            if l.count == 0 || l.method.trim().is_empty() || l.path.trim().is_empty() {
+                return Err(FaultError::BadLoseAnswer);
+            }
+        }
         let mut targets = self.targets.lock();
         let st = targets
             .get_mut(target)
@@ -175,6 +240,33 @@ impl Faults {
 
     pub fn get(&self, target: &str) -> Option<FaultSpec> {
         self.targets.lock().get(target).map(|s| s.spec.clone())
+    }
+
+    /// How often each fault was met on `target` since the lab started.
+    pub fn stats(&self, target: &str) -> Option<FaultStats> {
+        self.targets.lock().get(target).map(|s| s.stats)
+    }
+
+    /// Whether this request is to lose its answer (counted down as requests match).
+    pub fn loses_answer(&self, target: &str, method: &str, path: &str) -> bool {
+        let mut targets = self.targets.lock();
+        let Some(st) = targets.get_mut(target) else {
+            return false;
+        };
+        let Some(l) = st.spec.lose_answer.as_mut() else {
+            return false;
+        };
+        if !l.method.eq_ignore_ascii_case(method)
+            || !glob(&l.path.to_ascii_lowercase(), &path.to_ascii_lowercase())
+        {
+            return false;
+        }
+        l.count -= 1;
+        if l.count == 0 {
+            st.spec.lose_answer = None;
+        }
+        st.stats.answers_lost += 1;
+        true
     }
 
     pub fn all(&self) -> HashMap<String, FaultSpec> {
@@ -221,10 +313,12 @@ impl Faults {
             .entry(target.to_string())
             .or_insert_with(TargetState::new);
         if st.spec.down {
+            st.stats.dropped += 1;
             return Decision::Drop;
         }
         if st.spec.drop_next > 0 {
             st.spec.drop_next -= 1;
+            st.stats.dropped += 1;
             return Decision::Drop;
         }
         let mut delay = Duration::from_millis(st.spec.latency_ms);
@@ -233,6 +327,7 @@ impl Faults {
         }
         if st.spec.fail_next > 0 {
             st.spec.fail_next -= 1;
+            st.stats.failed += 1;
             return Decision::Respond(delay, unavailable(kind));
         }
 
@@ -258,6 +353,7 @@ impl Faults {
             let retry = ((end - now).num_milliseconds() as f64 / 1000.0)
                 .ceil()
                 .max(1.0) as u64;
+            st.stats.throttled += 1;
             return Decision::Respond(
                 delay,
                 throttled(kind, retry, is_read, &self.subscription_id),
@@ -475,6 +571,11 @@ where
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
+                    let lose = layer.faults.loses_answer(
+                        &layer.target,
+                        req.method().as_str(),
+                        req.uri().path(),
+                    );
                     let mut resp = match inner.oneshot(req).await {
                         Ok(r) => r,
                         Err(never) => match never {},
@@ -486,6 +587,10 @@ where
                         if let Some(f) = &layer.on_write {
                             f();
                         }
+                    }
+                    if lose {
+                        // Carried out, state changed: only the answer is lost.
+                        return Err(Dropped);
                     }
                     Ok(resp)
                 }
@@ -539,6 +644,61 @@ mod tests {
         }
         f.clock.advance(Duration::from_secs(60));
         assert!(matches!(f.decide(ARM, true), Decision::Pass(..)));
+    }
+
+    #[test]
+    fn a_lost_answer_matches_method_and_path_pattern_and_counts_down() {
+        let f = faults();
+        f.set(
+            ARM,
+            FaultSpec {
+                lose_answer: Some(LoseAnswer {
+                    method: "put".into(),
+                    path: "/subscriptions/*/SNAPSHOTS/*".into(),
+                    count: 2,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let snap = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/a";
+        assert!(!f.loses_answer(ARM, "GET", snap), "another method");
+        assert!(!f.loses_answer(ARM, "PUT", "/subscriptions/s/disks/a"));
+        assert!(f.loses_answer(ARM, "PUT", snap));
+        assert!(f.loses_answer(ARM, "PUT", snap));
+        assert!(!f.loses_answer(ARM, "PUT", snap), "counted down to none");
+        assert_eq!(f.get(ARM).unwrap().lose_answer, None);
+        assert_eq!(f.stats(ARM).unwrap().answers_lost, 2);
+        assert!(f
+            .set(
+                ARM,
+                FaultSpec {
+                    lose_answer: Some(LoseAnswer {
+                        method: "POST".into(),
+                        path: "/x".into(),
+                        count: 0,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob("/a/b", "/a/b"));
+        assert!(!glob("/a/b", "/a/bc"));
+        assert!(glob(
+            "*/oob_schedules",
+            "/v2.0/protection_domains/pd/oob_schedules"
+        ));
+        assert!(!glob(
+            "*/oob_schedules",
+            "/v2.0/protection_domains/pd/oob_schedules/1"
+        ));
+        assert!(glob("/a/*/c/*", "/a/x/y/c/z"));
+        assert!(!glob("/a/*/c/*x", "/a/x/c/"));
+        assert!(glob("*", ""));
     }
 
     #[test]

@@ -196,10 +196,11 @@ pub async fn create_backup(
         app,
         ticket: Some(running.ticket.clone()),
     };
-    Ok(backup::backup_now(
+    Ok(backup::backup_now_with(
         &report(&state, &sink),
         &Keyring,
         &progress,
+        &state.limits,
         request,
         running.cancel.clone(),
     )
@@ -225,7 +226,7 @@ pub async fn plan_backup_all(
         &report(&state, &sink),
         &Keyring,
         &standby_core::jobs::NoProgress,
-        &standby_core::limits::Limits::default(),
+        &state.limits,
         request,
         CancelFlag::new(),
     )
@@ -256,7 +257,7 @@ pub async fn backup_all(
         &report(&state, &sink),
         &Keyring,
         &progress,
-        &standby_core::limits::Limits::default(),
+        &state.limits,
         request,
         running.cancel.clone(),
     )
@@ -346,6 +347,7 @@ pub async fn clone_volumes(
         &report(&state, &sink),
         &Keyring,
         &progress,
+        &state.limits,
         request,
         running.cancel.clone(),
     )
@@ -369,9 +371,15 @@ mod tests {
         assert!(!running.cancel.is_cancelled());
         let flag = state.operations.lock().get("t-1").cloned().unwrap();
         flag.cancel();
-        assert!(running.cancel.is_cancelled(), "cancel reaches the job's flag");
+        assert!(
+            running.cancel.is_cancelled(),
+            "cancel reaches the job's flag"
+        );
         drop(running);
-        assert!(state.operations.lock().is_empty(), "the ticket ends with its operation");
+        assert!(
+            state.operations.lock().is_empty(),
+            "the ticket ends with its operation"
+        );
     }
 
     #[test]
@@ -380,7 +388,11 @@ mod tests {
         let _running = Running::start(&state, "t-1").unwrap();
         let again = Running::start(&state, "t-1").err().unwrap();
         assert_eq!(again.code, ErrorCode::Conflict);
-        assert!(again.message.contains("use a new ticket"), "{}", again.message);
+        assert!(
+            again.message.contains("use a new ticket"),
+            "{}",
+            again.message
+        );
         let empty = Running::start(&state, "  ").err().unwrap();
         assert_eq!(empty.code, ErrorCode::InvalidInput);
     }

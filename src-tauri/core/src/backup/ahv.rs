@@ -334,6 +334,9 @@ async fn power_all(
 }
 
 async fn power_one(env: &Env<'_>, vm: &str, on: bool) -> Result<bool, JobError> {
+    // A transition a killed attempt asked for lands when its task ends, whatever was decided
+    // since: wait for it, then decide from the power state the VM will keep.
+    env.prism.settle_power(vm, &env.cancel).await.map_err(op)?;
     let state = env.prism.vm(vm).await.map_err(op)?.power_state;
     let is_on = matches!(state, Some(VmPowerState::On));
     if is_on == on {

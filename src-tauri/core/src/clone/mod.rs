@@ -22,6 +22,7 @@ use crate::disaster_recovery::{DrTarget, Report};
 use crate::guest;
 use crate::inventory::ResourceKind;
 use crate::jobs::{JobError, JobRecord, NotResumable, ProgressSink};
+use crate::limits::Limits;
 use crate::notifications::{NewNotification, NotificationLevel};
 use crate::providers::prism::setup::protection_domain_name;
 use crate::providers::prism::types::RemoteSiteStatus;
@@ -88,6 +89,7 @@ pub struct CloneRequest {
     /// Desktop names or VM uuids; empty clones every persistent desktop with an owner.
     pub volumes: Vec<String>,
     /// How long to wait for users in session (default [`DEFAULT_SESSION_TIMEOUT_SECS`]).
+    #[specta(type = Option<f64>)]
     pub session_timeout_secs: Option<u64>,
     /// Who asked (`window`, `standbyctl:alice`, ...), for the audit log.
     pub actor: String,
@@ -318,6 +320,7 @@ pub async fn run(
     report: &Report<'_>,
     store: &dyn SecretStore,
     sink: &dyn ProgressSink,
+    limits: &Limits,
     req: CloneRequest,
     cancel: CancelFlag,
 ) -> Result<CloneOutcome, CloneError> {
@@ -366,7 +369,7 @@ pub async fn run(
             p.destination.account_name
         ),
     );
-    execute(report, store, sink, &job, &params, cancel).await
+    execute(report, store, sink, limits, &job, &params, cancel).await
 }
 
 /// Runs a `clone` job again after a crash, a kill or a cancel: done steps are replayed from the
@@ -375,17 +378,19 @@ pub async fn resume(
     report: &Report<'_>,
     store: &dyn SecretStore,
     sink: &dyn ProgressSink,
+    limits: &Limits,
     job: &JobRecord,
     cancel: CancelFlag,
 ) -> Result<CloneOutcome, CloneError> {
     let params: CloneParams = job.resumable_params(JOB_KIND)?;
-    execute(report, store, sink, job, &params, cancel).await
+    execute(report, store, sink, limits, job, &params, cancel).await
 }
 
 async fn execute(
     report: &Report<'_>,
     store: &dyn SecretStore,
     sink: &dyn ProgressSink,
+    limits: &Limits,
     job: &JobRecord,
     params: &CloneParams,
     cancel: CancelFlag,
@@ -402,6 +407,7 @@ async fn execute(
         dst: &dst.client,
         plan: p,
         cancel: &cancel,
+        limits,
     };
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {

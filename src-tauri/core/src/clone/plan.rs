@@ -134,6 +134,7 @@ pub struct ClonePlan {
     pub replace_assigned: bool,
     pub keep_running: bool,
     /// How long the clone waits for users in session before it gives up (seconds).
+    #[specta(type = f64)]
     pub session_timeout_secs: u64,
     pub desktops: Vec<PlannedDesktop>,
     /// What will happen, in order.

@@ -23,12 +23,18 @@ use crate::{ApiError, ErrorCode};
 /// for a slow link without letting clone snapshots pile up in the protection domain.
 const SNAPSHOT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 
+/// The operation type of a `restore_entities` task.
+const RESTORE_OPERATION: &str = "kRestoreEntities";
+
 pub(super) struct Env<'a> {
     pub report: &'a Report<'a>,
     pub src: &'a PrismClient,
     pub dst: &'a PrismClient,
     pub plan: &'a ClonePlan,
     pub cancel: &'a CancelFlag,
+    /// The protection domain's turn: a backup of the same domain in this process must not adopt
+    /// the clone's short-lived snapshot as its own (see `backup::ahv`).
+    pub limits: &'a crate::limits::Limits,
 }
 
 /// What the job hands back (its recorded outcome).
@@ -76,6 +82,8 @@ async fn set_power(
     on: bool,
     cancel: &CancelFlag,
 ) -> Result<bool, JobError> {
+    // A transition a killed attempt asked for lands when its task ends: wait for it first.
+    prism.settle_power(uuid, cancel).await.map_err(op)?;
     if is_on(prism, uuid).await? == on {
         return Ok(false);
     }
@@ -140,6 +148,11 @@ pub(super) async fn steps(ctx: &JobContext<'_>, env: &Env<'_>) -> Result<Done, J
     );
 
     // 3. One out-of-band snapshot of the protection domain, replicated to the destination.
+    let turn = env
+        .limits
+        .protection_domain(&p.source.account_id, &p.protection_domain, env.cancel)
+        .await
+        .ok_or(JobError::Cancelled)?;
     let seen: Vec<String> = ctx
         .step("snapshot_seen", || async {
             Ok(env
@@ -156,6 +169,7 @@ pub(super) async fn steps(ctx: &JobContext<'_>, env: &Env<'_>) -> Result<Done, J
         Ok(t) => t,
         Err(e) => return Err(undo_power(env, &copied, &power, e).await),
     };
+    drop(turn);
 
     // 4. The source desktops do not wait for the copy: the snapshot holds what is cloned.
     let source_powered_on: Vec<String> = ctx
@@ -520,6 +534,21 @@ async fn restore_one(
     at: f64,
 ) -> Result<String, JobError> {
     let name = d.new_name().unwrap_or_default().to_string();
+    // A restore a killed attempt started makes its VM only when its task ends: wait for any
+    // restore still running that names this clone (or the protection domain, for releases whose
+    // task names only the domain), then look for the VM, so that it is never restored twice.
+    env.dst
+        .settle_tasks_of(&name, &[], env.cancel)
+        .await
+        .map_err(op)?;
+    env.dst
+        .settle_tasks_of(
+            &env.plan.protection_domain,
+            &[RESTORE_OPERATION],
+            env.cancel,
+        )
+        .await
+        .map_err(op)?;
     if let Some(u) = vm_named(env.dst, &name).await? {
         return Ok(u);
     }

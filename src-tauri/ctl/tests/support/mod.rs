@@ -290,3 +290,180 @@ impl AzureDrLab {
         }
     }
 }
+
+/// `{control}{path}` with a JSON body and `method`; a failure status fails the test.
+pub async fn lab_send(
+    http: &reqwest::Client,
+    lab: &standby_lab::LabHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let resp = http
+        .request(method, format!("{}{path}", control(lab)))
+        .json(&body)
+        .send()
+        .await
+        .expect("the control API answers");
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// The product's Prism client for one of the lab's clusters (for assertions on what it holds).
+pub fn lab_prism(ep: &standby_lab::PrismEndpoint) -> standby_core::providers::prism::PrismClient {
+    standby_core::providers::prism::PrismClient::new(standby_core::providers::prism::PrismConfig {
+        base_url: ep.base_url.clone(),
+        username: ep.username.clone(),
+        password: standby_core::secret::Secret::new(ep.password.clone()),
+        pinned_sha256: ep.certificate_sha256.clone(),
+        timeout: std::time::Duration::from_secs(30),
+    })
+    .expect("a Prism client for the lab")
+}
+
+/// Registers the lab's cluster `ep` as AHV cloud account `name` (password on standard input),
+/// with the lab's guest agent for that cluster.
+pub fn add_lab_ahv(
+    cli: &mut Cli,
+    lab: &standby_lab::LabHandle,
+    ep: &standby_lab::PrismEndpoint,
+    name: &str,
+) {
+    cli.ok(
+        &[
+            "account",
+            "add-ahv",
+            "--name",
+            name,
+            "--address",
+            &format!("{}:{}", ep.ip, ep.port),
+            "--user",
+            &ep.username,
+            "--trust-fingerprint",
+            &ep.certificate_sha256,
+        ],
+        Some(&format!("{}\n", ep.password)),
+    );
+    cli.ok(
+        &[
+            "account",
+            "guest-agent",
+            name,
+            "--url",
+            &format!("{}prism/{}/guest-agent", control(lab), ep.name),
+        ],
+        None,
+    );
+}
+
+/// What the AHV crash tests start from: a lab of `users` users on a real clock `speed_up` times
+/// faster, its clusters as accounts `primary` and `secondary` (each with its guest agent), DR of
+/// `acme-pd` from `primary` to `secondary` (`standbyctl dr enable-ahv`), and a replication link
+/// fast enough that the whole protection domain replicates in moments.
+pub struct AhvDrLab {
+    pub lab: standby_lab::LabHandle,
+    pub http: reqwest::Client,
+    pub cli: Cli,
+    pub data: tempfile::TempDir,
+    /// The protection domain DR made.
+    pub protection_domain: String,
+}
+
+/// `standbyctl backup all` of the lab's primary cluster, confirmed, in JSON.
+pub const BACKUP_ALL_AHV: [&str; 7] = [
+    "backup",
+    "all",
+    "primary",
+    "--frame-account",
+    "acme-pd",
+    "--yes",
+    "--json",
+];
+
+impl AhvDrLab {
+    pub async fn start(users: usize, speed_up: f64, bandwidth_bytes_per_sec: u64) -> Self {
+        let clock = standby_lab::clock::LabClock::system();
+        clock.set_scale(speed_up);
+        let lab = standby_lab::Lab::start(standby_lab::LabConfig {
+            seed: standby_lab::seed::SeedSize::Users(users),
+            clock: Some(clock),
+            ..standby_lab::LabConfig::default()
+        })
+        .await
+        .expect("the lab starts");
+        let data = tempfile::tempdir().unwrap();
+        let mut cli = Cli::new(data.path());
+        let (p, s) = (lab.prism[0].clone(), lab.prism[1].clone());
+        add_lab_ahv(&mut cli, &lab, &p, "primary");
+        add_lab_ahv(&mut cli, &lab, &s, "secondary");
+        let ports = |e: &standby_lab::PrismEndpoint| {
+            (
+                e.replication_ports[1].to_string(),
+                format!("{},{}", e.replication_ports[0], e.replication_ports[1]),
+            )
+        };
+        let ((p_port, p_checks), (s_port, s_checks)) = (ports(&p), ports(&s));
+        let enabled = cli.json(
+            &[
+                "dr",
+                "enable-ahv",
+                "--primary",
+                "primary",
+                "--secondary",
+                "secondary",
+                "--frame-account",
+                "acme-pd",
+                "--primary-replication-port",
+                &p_port,
+                "--secondary-replication-port",
+                &s_port,
+                "--primary-check-ports",
+                &p_checks,
+                "--secondary-check-ports",
+                &s_checks,
+                "--map",
+                "default-container-77107=storage-container-112133",
+                "--map",
+                "SelfServiceContainer=SelfServiceContainer",
+                "--json",
+            ],
+            None,
+        );
+        let protection_domain = enabled["config"]["target"]["protection_domain"]
+            .as_str()
+            .unwrap_or_else(|| panic!("DR names its protection domain: {enabled}"))
+            .to_string();
+        let http = lab_http();
+        lab_send(
+            &http,
+            &lab,
+            reqwest::Method::PUT,
+            &format!("prism/{}/settings", p.name),
+            serde_json::json!({ "bandwidth_bytes_per_sec": bandwidth_bytes_per_sec }),
+        )
+        .await;
+        Self {
+            lab,
+            http,
+            cli,
+            data,
+            protection_domain,
+        }
+    }
+}
+
+/// The VMs of a cluster by name: whether each is on.
+pub async fn prism_power(
+    prism: &standby_core::providers::prism::PrismClient,
+) -> std::collections::BTreeMap<String, bool> {
+    use standby_core::providers::prism::types::VmPowerState;
+    prism
+        .vms()
+        .await
+        .expect("the cluster lists its VMs")
+        .into_iter()
+        .map(|v| (v.name, v.power_state == Some(VmPowerState::On)))
+        .collect()
+}

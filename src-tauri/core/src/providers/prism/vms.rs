@@ -6,7 +6,11 @@ use serde_json::json;
 
 use super::client::{decode, PrismClient};
 use super::error::PrismError;
-use super::types::{Collection, DiskAddress, PowerTransition, TaskRef, Vm};
+use super::tasks::Cancellation;
+use super::types::{Collection, DiskAddress, PowerTransition, Task, TaskRef, Vm};
+
+/// The operation type of a power transition's task.
+const POWER_OPERATION: &str = "kVmSetPowerState";
 
 impl PrismClient {
     /// Every VM with its disk configuration (sizes in bytes).
@@ -23,6 +27,73 @@ impl PrismClient {
             &[("include_vm_disk_config", "true".into())],
         )
         .await
+    }
+
+    /// Tasks not finished (queued or running) that name `entity` (its uuid or its name) among
+    /// their entities, of one of `operation_types` (any when empty). An entity's state changes
+    /// only when its task completes, so a change asked by a process that was killed before it saw
+    /// the end still lands later: whoever decides from that state must wait for these first.
+    pub async fn pending_tasks_of(
+        &self,
+        entity: &str,
+        operation_types: &[&str],
+    ) -> Result<Vec<Task>, PrismError> {
+        let mut body = json!({ "include_completed": false });
+        if !operation_types.is_empty() {
+            body["operation_type_list"] = json!(operation_types);
+        }
+        let v = self
+            .read(Method::POST, "tasks/list", &[], Some(&body))
+            .await?;
+        let c: Collection<Task> = decode(v, "tasks/list")?;
+        let names = |t: &Task| {
+            t.entity_list.iter().any(|e| {
+                [e.entity_id.as_deref(), e.entity_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x.eq_ignore_ascii_case(entity))
+            })
+        };
+        // Filtered here too: not every release applies every filter of the request.
+        Ok(c.entities
+            .into_iter()
+            .filter(|t| {
+                !t.status().is_done()
+                    && (operation_types.is_empty()
+                        || t.operation_type
+                            .as_deref()
+                            .is_some_and(|o| operation_types.contains(&o)))
+                    && names(t)
+            })
+            .collect())
+    }
+
+    /// Waits for the tasks [`PrismClient::pending_tasks_of`] finds. A pending task that fails is
+    /// fine: it changed nothing.
+    pub async fn settle_tasks_of(
+        &self,
+        entity: &str,
+        operation_types: &[&str],
+        cancel: &Cancellation,
+    ) -> Result<(), PrismError> {
+        for t in self.pending_tasks_of(entity, operation_types).await? {
+            match self.wait_task(&t.uuid, &mut |_| {}, cancel).await {
+                Ok(_) | Err(PrismError::TaskFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until no power transition of `vm_uuid` is pending, so that its `power_state` is the
+    /// one it will keep.
+    pub async fn settle_power(
+        &self,
+        vm_uuid: &str,
+        cancel: &Cancellation,
+    ) -> Result<(), PrismError> {
+        self.settle_tasks_of(vm_uuid, &[POWER_OPERATION], cancel)
+            .await
     }
 
     /// Starts a power transition; returns the task's uuid.
