@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 #[tauri::command]
 #[specta::specta]
-pub fn list_cloud_accounts(state: State<'_, AppState>) -> Result<Vec<CloudAccount>, ApiError> {
+pub async fn list_cloud_accounts(state: State<'_, AppState>) -> Result<Vec<CloudAccount>, ApiError> {
     Ok(state.catalog.lock().list_accounts()?)
 }
 
@@ -48,7 +48,7 @@ fn accounts_do<T>(
 /// prefill and show.
 #[tauri::command]
 #[specta::specta]
-pub fn cloud_account_settings(
+pub async fn cloud_account_settings(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<AccountSettings, ApiError> {
@@ -66,7 +66,7 @@ pub async fn probe_certificate(address: String, port: u16) -> Result<Certificate
 
 #[tauri::command]
 #[specta::specta]
-pub fn add_ahv_account(
+pub async fn add_ahv_account(
     state: State<'_, AppState>,
     account: NewAhvAccount,
 ) -> Result<CloudAccount, ApiError> {
@@ -75,7 +75,7 @@ pub fn add_ahv_account(
 
 #[tauri::command]
 #[specta::specta]
-pub fn add_azure_account(
+pub async fn add_azure_account(
     state: State<'_, AppState>,
     account: NewAzureAccount,
 ) -> Result<CloudAccount, ApiError> {
@@ -84,7 +84,7 @@ pub fn add_azure_account(
 
 #[tauri::command]
 #[specta::specta]
-pub fn edit_cloud_account(
+pub async fn edit_cloud_account(
     state: State<'_, AppState>,
     id: String,
     changes: AccountChanges,
@@ -95,7 +95,7 @@ pub fn edit_cloud_account(
 /// Removes the account and its keyring entries.
 #[tauri::command]
 #[specta::specta]
-pub fn remove_cloud_account(
+pub async fn remove_cloud_account(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<CloudAccount, ApiError> {

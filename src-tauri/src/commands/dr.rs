@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 #[tauri::command]
 #[specta::specta]
-pub fn dr_configs(state: State<'_, AppState>) -> Result<Vec<DrConfig>, ApiError> {
+pub async fn dr_configs(state: State<'_, AppState>) -> Result<Vec<DrConfig>, ApiError> {
     Ok(state.catalog.lock().dr_configs()?)
 }
 

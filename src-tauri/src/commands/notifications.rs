@@ -37,8 +37,8 @@ pub struct WindowSink(pub tauri::AppHandle);
 impl NotificationSink for WindowSink {
     fn added(&self, n: &Notification) {
         notify(&self.0, n);
-        if ends_a_job(n) && !window_seen(&self.0) {
-            tell_the_desktop(n);
+        if ends_a_job(n) {
+            tell_the_desktop_if_hidden(&self.0, n);
         }
     }
 }
@@ -55,14 +55,19 @@ fn window_seen(app: &tauri::AppHandle) -> bool {
         .is_some_and(|w| w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false))
 }
 
-/// An OS notification, for a job that ends while Standby sits in the tray. Sent from its own
-/// thread (the desktop's notification service answers over D-Bus); where there is no such
-/// service the outcome is still in the notification center, so a failure is only logged.
-fn tell_the_desktop(n: &Notification) {
-    let (title, body) = (n.title.clone(), n.body.clone());
+/// An OS notification, for a job that ends while Standby sits in the tray. Decided and sent
+/// from a thread of its own: the sink runs while its caller holds the catalog's lock, and asking
+/// the window whether it is visible waits for the main thread, which may itself be waiting for
+/// that lock in a command. The desktop's notification service answers over D-Bus; where there is
+/// none the outcome is still in the notification center, so a failure is only logged.
+fn tell_the_desktop_if_hidden(app: &tauri::AppHandle, n: &Notification) {
+    let (app, title, body) = (app.clone(), n.title.clone(), n.body.clone());
     let spawned = std::thread::Builder::new()
         .name("os-notification".into())
         .spawn(move || {
+            if window_seen(&app) {
+                return;
+            }
             if let Err(e) = notify_rust::Notification::new()
                 .appname("Standby")
                 .summary(&title)
@@ -79,7 +84,7 @@ fn tell_the_desktop(n: &Notification) {
 
 #[tauri::command]
 #[specta::specta]
-pub fn list_notifications(
+pub async fn list_notifications(
     state: State<'_, AppState>,
     filter: NotificationFilter,
 ) -> Result<Vec<Notification>, ApiError> {
@@ -88,14 +93,14 @@ pub fn list_notifications(
 
 #[tauri::command]
 #[specta::specta]
-pub fn unread_notification_count(state: State<'_, AppState>) -> Result<u32, ApiError> {
+pub async fn unread_notification_count(state: State<'_, AppState>) -> Result<u32, ApiError> {
     Ok(state.catalog.lock().unread_count()?)
 }
 
 /// Returns how many changed from unread to read.
 #[tauri::command]
 #[specta::specta]
-pub fn mark_notifications_read(
+pub async fn mark_notifications_read(
     state: State<'_, AppState>,
     ids: Vec<NotificationId>,
 ) -> Result<u32, ApiError> {
@@ -105,6 +110,6 @@ pub fn mark_notifications_read(
 /// Returns how many changed from unread to read.
 #[tauri::command]
 #[specta::specta]
-pub fn mark_all_notifications_read(state: State<'_, AppState>) -> Result<u32, ApiError> {
+pub async fn mark_all_notifications_read(state: State<'_, AppState>) -> Result<u32, ApiError> {
     Ok(state.catalog.lock().mark_all_read()?)
 }

@@ -121,7 +121,7 @@ pub fn cancel_operation(state: State<'_, AppState>, ticket: String) -> bool {
 /// The backups of an account, newest first; of one volume (its provider id or name) when given.
 #[tauri::command]
 #[specta::specta]
-pub fn list_backups(
+pub async fn list_backups(
     state: State<'_, AppState>,
     account: String,
     volume: Option<String>,
@@ -165,7 +165,7 @@ impl From<JobRecord> for JobSummary {
 /// those still running first.
 #[tauri::command]
 #[specta::specta]
-pub fn recent_jobs(state: State<'_, AppState>, limit: u32) -> Result<Vec<JobSummary>, ApiError> {
+pub async fn recent_jobs(state: State<'_, AppState>, limit: u32) -> Result<Vec<JobSummary>, ApiError> {
     let limit = limit.clamp(1, 500);
     let mut jobs: Vec<JobSummary> = state
         .catalog

@@ -115,7 +115,7 @@ impl From<ScheduleView> for ScheduleSettings {
 /// An account's schedule with its next five runs and latest runs; `None` when it has none yet.
 #[tauri::command]
 #[specta::specta]
-pub fn schedule_settings(
+pub async fn schedule_settings(
     state: State<'_, AppState>,
     account: String,
 ) -> Result<Option<ScheduleSettings>, ApiError> {
@@ -143,7 +143,7 @@ pub struct SchedulePreview {
 /// (`Schedule::change` for an account that has one, so the next-day rule shows).
 #[tauri::command]
 #[specta::specta]
-pub fn preview_schedule(
+pub async fn preview_schedule(
     state: State<'_, AppState>,
     account: String,
     policy: SchedulePolicy,
@@ -180,7 +180,7 @@ pub fn preview_schedule(
 /// the window shows it.
 #[tauri::command]
 #[specta::specta]
-pub fn set_schedule(
+pub async fn set_schedule(
     state: State<'_, AppState>,
     account: String,
     policy: SchedulePolicy,
@@ -210,7 +210,7 @@ pub struct ScheduleRetentionPreview {
 /// not matter and the preview is of the counts in force.
 #[tauri::command]
 #[specta::specta]
-pub fn preview_schedule_retention(
+pub async fn preview_schedule_retention(
     state: State<'_, AppState>,
     account: String,
     keep: u32,
@@ -242,7 +242,7 @@ pub fn preview_schedule_retention(
 /// What retention would delete with this request (a new count is only previewed).
 #[tauri::command]
 #[specta::specta]
-pub fn preview_retention(
+pub async fn preview_retention(
     state: State<'_, AppState>,
     request: RetentionRequest,
 ) -> Result<RetentionPreview, ApiError> {
@@ -271,7 +271,7 @@ pub async fn apply_retention(
 
 #[tauri::command]
 #[specta::specta]
-pub fn post_session_settings(
+pub async fn post_session_settings(
     state: State<'_, AppState>,
     account: String,
 ) -> Result<PostSessionSettings, ApiError> {
@@ -291,7 +291,7 @@ pub struct PostSessionChange {
 /// Saves the post-session switches of every kind and records who did it.
 #[tauri::command]
 #[specta::specta]
-pub fn set_post_session(
+pub async fn set_post_session(
     state: State<'_, AppState>,
     account: String,
     change: PostSessionChange,
@@ -342,7 +342,7 @@ pub struct AutogrowView {
 
 #[tauri::command]
 #[specta::specta]
-pub fn autogrow_settings(
+pub async fn autogrow_settings(
     state: State<'_, AppState>,
     account: String,
 ) -> Result<AutogrowView, ApiError> {
@@ -360,7 +360,7 @@ pub fn autogrow_settings(
 /// Saves the whole settings form (checked by the engine, audited as `autogrow.set`).
 #[tauri::command]
 #[specta::specta]
-pub fn set_autogrow(
+pub async fn set_autogrow(
     state: State<'_, AppState>,
     account: String,
     settings: AutogrowSettings,
