@@ -1,10 +1,11 @@
 import { Card, Code, Loader, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 
-import type { AppInfo, CloudAccount } from "../bindings";
+import { commands, type AppInfo, type CloudAccount } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
-import type { Loaded } from "../ipc";
+import { useCommand, type Loaded } from "../ipc";
+import { DashboardView } from "../overview/DashboardView";
 
 export function DashboardPage(props: { accounts: Loaded<CloudAccount[]>; info: Loaded<AppInfo> }) {
   const info = props.info;
@@ -25,16 +26,7 @@ export function DashboardPage(props: { accounts: Loaded<CloudAccount[]>; info: L
           </Card>
         )}
         {props.accounts.state === "ready" && props.accounts.data.length > 0 && (
-          <SimpleGrid cols={{ base: 1, sm: 3 }}>
-            <Card withBorder padding="lg">
-              <Text c="dimmed" size="sm">
-                Cloud accounts
-              </Text>
-              <Text fw={700} size="xl" data-testid="account-count">
-                {props.accounts.data.length}
-              </Text>
-            </Card>
-          </SimpleGrid>
+          <Protection accountCount={props.accounts.data.length} />
         )}
         <Card withBorder padding="lg" aria-labelledby="about-title">
           <Title order={2} size="h5" id="about-title" mb="xs">
@@ -67,4 +59,12 @@ export function DashboardPage(props: { accounts: Loaded<CloudAccount[]>; info: L
       </Stack>
     </>
   );
+}
+
+/** The engine's dashboard, read from the catalog; each account's headroom follows, read live. */
+function Protection(props: { accountCount: number }) {
+  const dashboard = useCommand(() => commands.dashboard());
+  if (dashboard.state === "loading") return <Loader aria-label="Loading the dashboard" />;
+  if (dashboard.state === "failed") return <ErrorNotice title="The dashboard could not be read" error={dashboard.error} />;
+  return <DashboardView dashboard={dashboard.data} accountCount={props.accountCount} />;
 }

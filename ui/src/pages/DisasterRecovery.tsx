@@ -8,6 +8,8 @@ import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
 import { useCommand, type Loaded } from "../ipc";
+import { DrResources } from "../overview/DrResources";
+import { DrExports } from "../timeline/DrExports";
 import { EnableDrWizard } from "../wizards/EnableDrWizard";
 
 export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }) {
@@ -55,7 +57,7 @@ export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }
             <NoAccounts what="Disaster recovery is enabled per Frame account, with a primary and a secondary site." />
           </Card>
         )}
-        {hasAccounts && <Configurations key={generation} />}
+        {hasAccounts && <Configurations key={generation} onEnableDr={() => setWizard(true)} />}
       </Stack>
     </>
   );
@@ -68,7 +70,7 @@ function replicatesTo(c: DrConfig) {
 }
 
 /** Which Frame accounts have disaster recovery, where they replicate, since when. */
-function Configurations() {
+function Configurations(props: { onEnableDr: () => void }) {
   const configs = useCommand(() => commands.drConfigs());
   if (configs.state === "loading") return <Loader aria-label="Loading disaster-recovery settings" />;
   if (configs.state === "failed")
@@ -84,6 +86,7 @@ function Configurations() {
       </Card>
     );
   return (
+    <>
     <Card withBorder padding={0}>
       <Title order={2} size="h5" p="md" pb="xs">
         Enabled for
@@ -122,5 +125,12 @@ function Configurations() {
         </Table.Tbody>
       </Table>
     </Card>
+    {configs.data.map((c) => (
+      <DrResources key={c.account_id} config={c} />
+    ))}
+    {configs.data.map((c) => (
+      <DrExports key={c.account_id} config={c} onEnableDr={props.onEnableDr} />
+    ))}
+    </>
   );
 }

@@ -1,15 +1,16 @@
 import { Button, Card, Group, Loader, Tabs } from "@mantine/core";
-import { IconArchive, IconArchiveOff, IconDatabase, IconSettings } from "@tabler/icons-react";
+import { IconArchive, IconDatabase, IconSettings, IconTimeline } from "@tabler/icons-react";
 import { useState } from "react";
 
 import type { CloudAccount } from "../bindings";
-import { EmptyState } from "../components/EmptyState";
+import { BackupsTab } from "../backups/BackupsTab";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
 import { VolumeBrowser } from "../components/VolumeBrowser";
 import type { Loaded } from "../ipc";
 import { BackupSettings } from "../policies/ScheduleSettings";
+import { TimelineTab } from "../timeline/TimelineTab";
 
 export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
   const [backupSettings, setBackupSettings] = useState(false);
@@ -34,6 +35,9 @@ export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
             <Tabs.Tab value="backups" data-tab="backups" leftSection={<IconArchive size={16} />}>
               Backups
             </Tabs.Tab>
+            <Tabs.Tab value="timeline" data-tab="timeline" leftSection={<IconTimeline size={16} />}>
+              Timeline
+            </Tabs.Tab>
           </Tabs.List>
           <Tabs.Panel value="volumes" p="md">
             {props.accounts.state === "ready" && props.accounts.data.length > 0 ? (
@@ -54,12 +58,16 @@ export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
               <BackupSettings accounts={props.accounts.data} onClose={() => setBackupSettings(false)} />
             )}
             {props.accounts.state === "ready" && props.accounts.data.length > 0 ? (
-              <EmptyState icon={<IconArchiveOff size={30} />} title="Backups are not listed here yet">
-                The backups of a volume are not listed in the window yet (<code>standbyctl backup list</code> lists
-                them). Scheduled and post-session backups are set under Settings.
-              </EmptyState>
+              <BackupsTab accounts={props.accounts.data} />
             ) : (
               body("Backups of a volume, manual and scheduled, with their replicas on the secondary site, appear here.")
+            )}
+          </Tabs.Panel>
+          <Tabs.Panel value="timeline" p="md">
+            {props.accounts.state === "ready" && props.accounts.data.length > 0 ? (
+              <TimelineTab accounts={props.accounts.data} />
+            ) : (
+              body("Backups, replicas, scheduled runs and gaps longer than the target RPO appear here on a time axis.")
             )}
           </Tabs.Panel>
         </Tabs>
