@@ -121,10 +121,16 @@ describe("testing a cloud account", () => {
     });
     render(<App />);
     fireEvent.click(document.querySelector('[data-nav="cloud-accounts"]')!);
+    // The list tests each account as it shows it: the health column is the engine's answer.
+    await waitFor(() =>
+      expect(document.querySelector('[data-testid="health-lab-ahv-primary"]')?.textContent).toBe(
+        "Needs attention: Sign-in",
+      ),
+    );
     fireEvent.click(await screen.findByRole("button", { name: "Test lab-ahv-primary" }));
     expect(await screen.findByText(/password was refused/)).toBeTruthy();
     expect(screen.getByText("lab-ahv-primary needs attention")).toBeTruthy();
-    expect((await screen.findByRole("button", { name: "Test lab-ahv-primary" })).textContent).toContain("Failed");
+    expect((await screen.findByRole("button", { name: "Test lab-ahv-primary" })).textContent).toContain("Test again");
   });
 });
 

@@ -1,26 +1,83 @@
-import { Button, List, Popover, Stack, Text, ThemeIcon } from "@mantine/core";
+import { Badge, Button, List, Popover, Stack, Text, ThemeIcon, Tooltip } from "@mantine/core";
 import { IconCircleCheck, IconCircleX, IconPlugConnected } from "@tabler/icons-react";
-import { useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 import { commands, type AccountHealth, type ApiError, type CloudAccount } from "../bindings";
+import { toApiError } from "../ipc";
 import { ErrorNotice } from "./ErrorNotice";
 
-/** Runs the engine's test of one cloud account and shows every check, with what to do. */
-export function AccountTest(props: { account: CloudAccount }) {
-  const [running, setRunning] = useState(false);
+export type Health = {
+  running: boolean;
+  result: AccountHealth | null;
+  error: ApiError | null;
+  run: () => Promise<void>;
+};
+
+/** The engine's test of one cloud account, run once when the list shows it and again on demand. */
+export function useAccountHealth(account: CloudAccount): Health {
+  const [running, setRunning] = useState(true);
   const [result, setResult] = useState<AccountHealth | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [opened, setOpened] = useState(false);
-
-  async function run() {
+  const asked = useRef(0);
+  // Only the latest ask's answer counts (a second test, or the row leaving the list).
+  const ask = useCallback(() => {
+    const n = ++asked.current;
+    void commands
+      .testCloudAccount(account.id)
+      .catch((e: unknown) => ({ status: "error" as const, error: toApiError(e) }))
+      .then((out) => {
+        if (n !== asked.current) return;
+        if (out.status === "ok") setResult(out.data);
+        else setError(out.error);
+        setRunning(false);
+      });
+  }, [account.id]);
+  const run = useCallback(async () => {
     setRunning(true);
     setError(null);
     setResult(null);
+    ask();
+  }, [ask]);
+  useEffect(() => {
+    const counter = asked;
+    ask();
+    return () => {
+      counter.current++;
+    };
+  }, [ask]);
+  return { running, result, error, run };
+}
+
+/** The account's health in a word, with the first failing check when there is one. */
+export function HealthBadge(props: { account: CloudAccount; health: Health }) {
+  const { running, result, error } = props.health;
+  const id = `health-${props.account.name}`;
+  if (running) return <Badge variant="light" color="gray" data-testid={id}>Checking…</Badge>;
+  if (error)
+    return (
+      <Tooltip label={error.message} multiline w={360}>
+        <Badge variant="light" color="red" data-testid={id}>Could not test</Badge>
+      </Tooltip>
+    );
+  if (!result) return null;
+  const failing = result.checks.find((c) => !c.ok);
+  return (
+    <Tooltip label={failing ? `${failing.name}: ${failing.detail}` : `Every check passed at ${new Date(result.tested_at).toLocaleString()}`} multiline w={360}>
+      <Badge variant="light" color={result.ok ? "teal" : "red"} tt="none" data-testid={id}>
+        {result.ok ? "Healthy" : `Needs attention: ${failing?.name ?? "a check failed"}`}
+      </Badge>
+    </Tooltip>
+  );
+}
+
+/** Shows every check of the engine's test of one cloud account, with what to do; runs it again. */
+export function AccountTest(props: { account: CloudAccount; health: Health }) {
+  const { running, result, error } = props.health;
+  const [opened, setOpened] = useState(false);
+
+  function run() {
     setOpened(true);
-    const out = await commands.testCloudAccount(props.account.id);
-    if (out.status === "ok") setResult(out.data);
-    else setError(out.error);
-    setRunning(false);
+    void props.health.run();
   }
 
   const tone = result ? (result.ok ? "teal" : "red") : undefined;
@@ -37,7 +94,7 @@ export function AccountTest(props: { account: CloudAccount }) {
           aria-label={`Test ${props.account.name}`}
           data-testid={`test-${props.account.name}`}
         >
-          {result ? (result.ok ? "Passed" : "Failed") : "Test"}
+          {result || error ? "Test again" : "Test"}
         </Button>
       </Popover.Target>
       <Popover.Dropdown aria-live="polite" data-testid={`test-result-${props.account.name}`}>

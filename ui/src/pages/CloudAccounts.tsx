@@ -3,7 +3,7 @@ import { IconPlus } from "@tabler/icons-react";
 import { useState } from "react";
 
 import type { CloudAccount } from "../bindings";
-import { AccountTest } from "../components/AccountTest";
+import { AccountTest, HealthBadge, useAccountHealth } from "../components/AccountTest";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { NoAccounts } from "../components/NoAccounts";
 import { PageHeader } from "../components/PageHeader";
@@ -46,6 +46,7 @@ export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> & { 
                 <Table.Th>Name</Table.Th>
                 <Table.Th>Infrastructure</Table.Th>
                 <Table.Th>Endpoint</Table.Th>
+                <Table.Th>Health</Table.Th>
                 <Table.Th>Added</Table.Th>
                 <Table.Th>
                   <VisuallyHidden>Test</VisuallyHidden>
@@ -54,30 +55,42 @@ export function CloudAccountsPage(props: { accounts: Loaded<CloudAccount[]> & { 
             </Table.Thead>
             <Table.Tbody>
               {props.accounts.data.map((a) => (
-                <Table.Tr key={a.id}>
-                  <Table.Td fw={600} style={{ whiteSpace: "nowrap" }}>
-                    {a.name}
-                  </Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>
-                    <Badge variant="light" color={KIND_COLOR[a.kind]} tt="none" maw="none">
-                      {KIND_LABEL[a.kind]}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm" ff="monospace">
-                      {a.endpoint}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(a.created_at).toLocaleString()}</Table.Td>
-                  <Table.Td ta="right">
-                    <AccountTest account={a} />
-                  </Table.Td>
-                </Table.Tr>
+                <AccountRow key={a.id} account={a} />
               ))}
             </Table.Tbody>
           </Table>
         )}
       </Card>
     </>
+  );
+}
+
+/** One account, tested when the list shows it: the health column is the engine's live answer. */
+function AccountRow(props: { account: CloudAccount }) {
+  const a = props.account;
+  const health = useAccountHealth(a);
+  return (
+    <Table.Tr>
+      <Table.Td fw={600} style={{ whiteSpace: "nowrap" }}>
+        {a.name}
+      </Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>
+        <Badge variant="light" color={KIND_COLOR[a.kind]} tt="none" maw="none">
+          {KIND_LABEL[a.kind]}
+        </Badge>
+      </Table.Td>
+      <Table.Td>
+        <Text size="sm" ff="monospace">
+          {a.endpoint}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        <HealthBadge account={a} health={health} />
+      </Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(a.created_at).toLocaleString()}</Table.Td>
+      <Table.Td ta="right">
+        <AccountTest account={a} health={health} />
+      </Table.Td>
+    </Table.Tr>
   );
 }
