@@ -29,6 +29,7 @@ import { CloudAccountsPage } from "./pages/CloudAccounts";
 import { DashboardPage } from "./pages/Dashboard";
 import { DisasterRecoveryPage } from "./pages/DisasterRecovery";
 import { NotificationsPage } from "./pages/Notifications";
+import { RunningJobsIndicator } from "./operations/JobsPanel";
 import { UnreadProvider } from "./notifications/live";
 import { NotificationBell } from "./notifications/NotificationBell";
 import { VolumesPage } from "./pages/Volumes";
@@ -71,6 +72,7 @@ function Shell() {
             </Group>
             <Group gap="xs">
               {info.state === "ready" && <LabBadge info={info.data} />}
+              <RunningJobsIndicator onOpen={() => setPage("notifications")} />
               <NotificationBell onOpen={() => setPage("notifications")} current={page === "notifications"} />
               <ColorSchemeToggle />
             </Group>

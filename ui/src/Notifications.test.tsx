@@ -49,6 +49,8 @@ function fakeEngine(initial: N[], opts: { listError?: string } = {}) {
           return ACCOUNTS;
         case "unread_notification_count":
           return engine.unread();
+        case "recent_jobs": // the jobs panel at the top of the page
+          return [];
         case "list_notifications": {
           const f = a!.filter as NotificationFilter_Deserialize;
           engine.filters.push(f);

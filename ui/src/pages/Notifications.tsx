@@ -31,6 +31,7 @@ import { commands, type ApiError, type NotificationLevel } from "../bindings";
 import { EmptyState } from "../components/EmptyState";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { PageHeader } from "../components/PageHeader";
+import { JobsPanel } from "../operations/JobsPanel";
 import { toApiError, useCommand } from "../ipc";
 import { useNotificationAdded, useUnread, type StoredNotification } from "../notifications/live";
 import { absoluteTime, relativeTime } from "../notifications/time";
@@ -203,6 +204,7 @@ export function NotificationsPage() {
         }
       />
       <Stack gap="md">
+        <JobsPanel />
         <Group gap="md" align="flex-end" wrap="wrap" role="search" aria-label="Filter notifications">
           <SegmentedControl
             aria-label="Level"
