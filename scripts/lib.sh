@@ -30,7 +30,7 @@ need_app_packages() {
 
 # What the tests add: WebKitWebDriver for the end-to-end tests, screenshots.
 need_test_packages() {
-  need_apt webkit2gtk-driver x11-utils imagemagick
+  need_apt webkit2gtk-driver x11-utils imagemagick xdotool
 }
 
 need_tauri_driver() {

@@ -161,23 +161,21 @@ impl From<JobRecord> for JobSummary {
     }
 }
 
-/// The latest jobs (top-level ones: a backup of many volumes counts once), newest first, with
-/// those still running first.
+/// The latest jobs (top-level ones: a backup of many volumes counts once), those still running
+/// first, then the newest.
 #[tauri::command]
 #[specta::specta]
-pub async fn recent_jobs(state: State<'_, AppState>, limit: u32) -> Result<Vec<JobSummary>, ApiError> {
-    let limit = limit.clamp(1, 500);
-    let mut jobs: Vec<JobSummary> = state
+pub async fn recent_jobs(
+    state: State<'_, AppState>,
+    limit: u32,
+) -> Result<Vec<JobSummary>, ApiError> {
+    Ok(state
         .catalog
         .lock()
-        .recent_jobs(limit.saturating_mul(4))?
+        .recent_top_level_jobs(limit.clamp(1, 500))?
         .into_iter()
-        .filter(|j| j.parent_id.is_none())
         .map(JobSummary::from)
-        .collect();
-    jobs.sort_by_key(|j| !matches!(j.state, JobState::Running | JobState::Queued));
-    jobs.truncate(limit as usize);
-    Ok(jobs)
+        .collect())
 }
 
 /// Backs up one volume now; resolves with its backups (the primary, then the replica when DR is

@@ -155,6 +155,22 @@ impl Catalog {
             .collect()
     }
 
+    /// The newest top-level jobs first (a backup of many volumes counts once, without its
+    /// per-volume children), those still queued or running before the rest.
+    pub fn recent_top_level_jobs(&self, limit: u32) -> Result<Vec<JobRecord>, CatalogError> {
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT id FROM jobs WHERE parent_id IS NULL
+                 ORDER BY state NOT IN ('queued', 'running'), created_at DESC, id DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map(params![limit], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        ids.iter()
+            .filter_map(|id| self.job(id).transpose())
+            .collect()
+    }
+
     /// Jobs a previous run left queued or running (it stopped, crashed or was killed).
     pub fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, CatalogError> {
         let ids: Vec<String> = {
@@ -237,5 +253,63 @@ impl Catalog {
             params![job_id, seq, output.to_string(), at],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::JobState;
+
+    fn job(id: &str, parent: Option<&str>, state: JobState, at: &str) -> JobRecord {
+        JobRecord {
+            id: id.into(),
+            kind: "backup".into(),
+            account_id: None,
+            params: serde_json::json!({}),
+            state,
+            progress: 0.0,
+            message: String::new(),
+            outcome: None,
+            error: None,
+            created_at: at.into(),
+            parent_id: parent.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn top_level_jobs_are_listed_without_the_children_of_a_large_run_running_first() {
+        let c = Catalog::in_memory().unwrap();
+        c.insert_job(&job(
+            "old-running",
+            None,
+            JobState::Running,
+            "2026-11-22T08:00:00Z",
+        ))
+        .unwrap();
+        c.insert_job(&job(
+            "run",
+            None,
+            JobState::Succeeded,
+            "2026-11-22T09:00:00Z",
+        ))
+        .unwrap();
+        // A backup of 200 volumes: its children are newer than its parent.
+        for i in 0..200 {
+            c.insert_job(&job(
+                &format!("run-{i:03}"),
+                Some("run"),
+                JobState::Succeeded,
+                &format!("2026-11-22T09:{:02}:{:02}Z", 1 + i / 60, i % 60),
+            ))
+            .unwrap();
+        }
+        let ids: Vec<String> = c
+            .recent_top_level_jobs(20)
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(ids, ["old-running", "run"]);
     }
 }

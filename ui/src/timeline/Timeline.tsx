@@ -1,0 +1,368 @@
+// The timeline of backups: the chart (zoom and pan with the mouse, the slider or the buttons), the
+// selected point with its Restore button, and the same points as a keyboard-selectable list for
+// those who do not use the chart.
+import { ActionIcon, Badge, Box, Button, Card, Group, Stack, Text, Title, Tooltip, useComputedColorScheme } from "@mantine/core";
+import {
+  IconArrowsHorizontal,
+  IconChevronLeft,
+  IconChevronRight,
+  IconRestore,
+  IconZoomIn,
+  IconZoomOut,
+} from "@tabler/icons-react";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useMemo, useRef, useState, type KeyboardEvent } from "react";
+
+import type { Timeline_Serialize, TimelinePoint_Serialize } from "../bindings";
+import { RestoreDialog, type RestoreOutcome } from "../backups/RestoreDialog";
+import { KIND, SITE, stateText, STATE_COLOR, when } from "../backups/words";
+import { EChart, type EChartHandle } from "./EChart";
+import { describe, palette, refOf, selectionOverlay, timelineOption, xRange, type Ref, type Scheme } from "./option";
+import { ordered, visibleRange } from "./points";
+
+export { timelineOption } from "./option";
+
+/** The narrowest window the buttons zoom to, in percent of the axis. */
+const MIN_SPAN = 0.05;
+const ROW_HEIGHT = 36;
+
+function clampZoom(start: number, end: number): [number, number] {
+  const span = Math.min(100, Math.max(MIN_SPAN, end - start));
+  const s = Math.min(100 - span, Math.max(0, start));
+  return [s, s + span];
+}
+
+export function Timeline(props: { timeline: Timeline_Serialize; onRestored?: (o: RestoreOutcome) => void }) {
+  const t = props.timeline;
+  const scheme: Scheme = useComputedColorScheme("light");
+  const chart = useRef<EChartHandle>(null);
+  const [zoom, setZoom] = useState<[number, number]>([0, 100]);
+  const [selected, setSelected] = useState<Ref | null>(null);
+  const [restoring, setRestoring] = useState<string | null>(null);
+
+  const option = useMemo(() => timelineOption(t, scheme), [t, scheme]);
+  const ord = useMemo(() => ordered(t), [t]);
+  // A reload keeps the selection when the backup is still there (its state may have moved on).
+  const selectedPoint = useMemo(() => {
+    if (selected?.kind !== "point") return null;
+    const id = selected.point.backup_id;
+    return ord.points.find((p) => p.backup_id === id) ?? null;
+  }, [selected, ord]);
+  const overlay = useMemo(() => selectionOverlay(selectedPoint, scheme), [selectedPoint, scheme]);
+
+  const [min, max] = xRange(t);
+  const from = min + ((max - min) * zoom[0]) / 100;
+  const to = min + ((max - min) * zoom[1]) / 100;
+  const [lo, hi] = visibleRange(ord, from, to);
+
+  // At a bound a button does nothing; it stays focusable (a disabled button would drop the
+  // keyboard focus) and looks disabled.
+  const zoomTo = (start: number, end: number) => {
+    const [s, e] = clampZoom(start, end);
+    if (s === zoom[0] && e === zoom[1]) return;
+    setZoom([s, e]);
+    chart.current?.zoomTo(s, e);
+  };
+  const span = zoom[1] - zoom[0];
+  const centre = (zoom[0] + zoom[1]) / 2;
+
+  const select = (p: TimelinePoint_Serialize) => setSelected({ kind: "point", point: p });
+
+  return (
+    <Stack gap="sm">
+      <Group justify="space-between" wrap="wrap" gap="xs">
+        <Group gap={4} role="toolbar" aria-label="Zoom and pan the timeline">
+          <Tooltip label="Zoom in">
+            <ActionIcon variant="default" size="lg" aria-label="Zoom in" onClick={() => zoomTo(centre - span / 4, centre + span / 4)} data-disabled={span <= MIN_SPAN || undefined} aria-disabled={span <= MIN_SPAN}>
+              <IconZoomIn size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Zoom out">
+            <ActionIcon variant="default" size="lg" aria-label="Zoom out" onClick={() => zoomTo(centre - span, centre + span)} data-disabled={span >= 100 || undefined} aria-disabled={span >= 100}>
+              <IconZoomOut size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Pan left (earlier)">
+            <ActionIcon variant="default" size="lg" aria-label="Pan left" onClick={() => zoomTo(zoom[0] - span / 4, zoom[1] - span / 4)} data-disabled={zoom[0] <= 0 || undefined} aria-disabled={zoom[0] <= 0}>
+              <IconChevronLeft size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Pan right (later)">
+            <ActionIcon variant="default" size="lg" aria-label="Pan right" onClick={() => zoomTo(zoom[0] + span / 4, zoom[1] + span / 4)} data-disabled={zoom[1] >= 100 || undefined} aria-disabled={zoom[1] >= 100}>
+              <IconChevronRight size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Fit the whole window">
+            <ActionIcon variant="default" size="lg" aria-label="Fit" onClick={() => zoomTo(0, 100)} data-disabled={span >= 100 || undefined} aria-disabled={span >= 100}>
+              <IconArrowsHorizontal size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Text size="sm" c="dimmed" ml="xs" data-testid="timeline-visible" aria-live="polite">
+            {when(new Date(from).toISOString())} to {when(new Date(to).toISOString())}
+          </Text>
+        </Group>
+        <Legend scheme={scheme} />
+      </Group>
+      <EChart
+        ref={chart}
+        option={option}
+        overlay={overlay}
+        events={{
+          click: (e) => {
+            const ref = refOf(t, e.seriesId, e.value);
+            if (ref) setSelected(ref);
+          },
+          zoom: (s, e) => setZoom([s, e]),
+        }}
+        style={{ width: "100%", height: 360 }}
+        data-testid="timeline-chart"
+        aria-label="Backup timeline chart. The same backups are listed below the chart, where they can be selected with the keyboard."
+      />
+      <Selection selected={selected} point={selectedPoint} onRestore={(id) => setRestoring(id)} />
+      <PointList
+        ord={ord}
+        lo={lo}
+        hi={hi}
+        selectedId={selectedPoint?.backup_id ?? null}
+        onSelect={select}
+      />
+      {restoring && (
+        <RestoreDialog
+          backupId={restoring}
+          onClose={() => setRestoring(null)}
+          onRestored={(o) => props.onRestored?.(o)}
+        />
+      )}
+    </Stack>
+  );
+}
+
+function Legend(props: { scheme: Scheme }) {
+  const p = palette(props.scheme);
+  const items: [string, string, "dot" | "ring" | "bar" | "area" | "line"][] = [
+    ["Primary", p.primary, "dot"],
+    ["Replica", p.replica, "dot"],
+    ["Copying / being taken", p.replica, "ring"],
+    ["Failed", p.failed, "dot"],
+    ["Expiry", p.expiry, "bar"],
+    ["Run to come", p.upcoming, "ring"],
+    ["Skipped", p.skipped, "dot"],
+    ["Gap > target RPO", p.gap, "area"],
+    ["Now", p.now, "line"],
+  ];
+  return (
+    <Group gap="sm" aria-hidden>
+      {items.map(([label, color, shape]) => (
+        <Group key={label} gap={4} wrap="nowrap">
+          <Box
+            w={shape === "bar" || shape === "line" ? 3 : 10}
+            h={shape === "bar" || shape === "line" ? 12 : 10}
+            style={{
+              borderRadius: shape === "dot" || shape === "ring" ? "50%" : 2,
+              background: shape === "ring" ? "transparent" : color,
+              border: shape === "ring" ? `2px solid ${color}` : undefined,
+              opacity: shape === "area" ? 0.6 : 1,
+            }}
+          />
+          <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>
+            {label}
+          </Text>
+        </Group>
+      ))}
+    </Group>
+  );
+}
+
+function Selection(props: { selected: Ref | null; point: TimelinePoint_Serialize | null; onRestore: (id: string) => void }) {
+  const p = props.point;
+  let body;
+  if (!props.selected) {
+    body = (
+      <Text size="sm" c="dimmed">
+        Click a backup or a replica on the chart, or pick one in the list below, to restore it.
+      </Text>
+    );
+  } else if (props.selected.kind !== "point") {
+    body = (
+      <Text size="sm" style={{ whiteSpace: "pre-line" }} data-testid="timeline-selection-text">
+        {describe(props.selected)}
+      </Text>
+    );
+  } else if (!p) {
+    body = (
+      <Text size="sm" c="dimmed">
+        The selected backup is no longer in this window (retention may have deleted it).
+      </Text>
+    );
+  } else {
+    const usable = p.state === "available";
+    body = (
+      <Group justify="space-between" align="flex-start" wrap="nowrap" gap="md">
+        <Text size="sm" data-testid="timeline-selection-text">
+          {describe({ kind: "point", point: p })}
+        </Text>
+        <Stack gap={4} align="flex-end">
+          <Button leftSection={<IconRestore size={16} />} onClick={() => props.onRestore(p.backup_id)} disabled={!usable}>
+            Restore…
+          </Button>
+          {!usable && (
+            <Text size="xs" c="dimmed" ta="right">
+              Only an available backup can be restored.
+            </Text>
+          )}
+        </Stack>
+      </Group>
+    );
+  }
+  return (
+    <Card withBorder padding="sm" data-testid="timeline-selection" aria-live="polite" aria-label="Selected point">
+      {body}
+    </Card>
+  );
+}
+
+function PointList(props: {
+  ord: ReturnType<typeof ordered>;
+  lo: number;
+  hi: number;
+  selectedId: string | null;
+  onSelect: (p: TimelinePoint_Serialize) => void;
+}) {
+  const n = props.hi - props.lo;
+  // Newest first: row r is the (r+1)-th newest point in view.
+  const at = (r: number) => props.ord.points[props.hi - 1 - r]!;
+  const [active, setActive] = useState(0);
+  // The active row is outlined only while the list has the keyboard focus.
+  const [focused, setFocused] = useState(false);
+  const current = Math.min(active, Math.max(0, n - 1));
+  const scroller = useRef<HTMLDivElement>(null);
+  // TanStack Virtual keeps its state outside React; the compiler is told not to memoise around it.
+  // eslint-disable-next-line react-hooks/incompatible-library
+  const virtual = useVirtualizer({
+    count: n,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 8,
+  });
+  const move = (r: number) => {
+    const next = Math.min(n - 1, Math.max(0, r));
+    setActive(next);
+    virtual.scrollToIndex(next);
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (n === 0) return;
+    const page = Math.max(1, Math.floor((scroller.current?.clientHeight ?? 320) / ROW_HEIGHT) - 1);
+    const keys: Record<string, () => void> = {
+      ArrowDown: () => move(current + 1),
+      ArrowUp: () => move(current - 1),
+      PageDown: () => move(current + page),
+      PageUp: () => move(current - page),
+      Home: () => move(0),
+      End: () => move(n - 1),
+      Enter: () => props.onSelect(at(current)),
+      " ": () => props.onSelect(at(current)),
+    };
+    const act = keys[e.key];
+    if (act) {
+      e.preventDefault();
+      act();
+    }
+  };
+  const optionId = (r: number) => `timeline-point-${props.lo}-${props.hi}-${r}`;
+  return (
+    <Stack gap={6}>
+      <Title order={3} size="h6" id="timeline-list-title">
+        Backups in the visible window: {n.toLocaleString()}
+      </Title>
+      {n === 0 ? (
+        <Text size="sm" c="dimmed">
+          No backup or replica was taken in this part of the window. Zoom out or press Fit to see the whole window.
+        </Text>
+      ) : (
+        <>
+          <Text size="xs" c="dimmed">
+            Newest first. Arrow keys move, Enter selects the backup for a restore.
+          </Text>
+          <Box
+            ref={scroller}
+            role="listbox"
+            aria-labelledby="timeline-list-title"
+            aria-activedescendant={optionId(current)}
+            tabIndex={0}
+            onKeyDown={onKey}
+            onFocus={() => setFocused(true)}
+            onBlur={() => setFocused(false)}
+            h={Math.min(320, n * ROW_HEIGHT + 2)}
+            data-testid="timeline-list"
+            className="mantine-focus-auto"
+            style={{
+              overflowY: "auto",
+              border: "1px solid var(--mantine-color-default-border)",
+              borderRadius: "var(--mantine-radius-sm)",
+            }}
+          >
+            <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
+              {virtual.getVirtualItems().map((item) => {
+                const p = at(item.index);
+                const isSelected = p.backup_id === props.selectedId;
+                const isActive = focused && item.index === current;
+                return (
+                  <Group
+                    key={p.backup_id}
+                    id={optionId(item.index)}
+                    role="option"
+                    aria-selected={isSelected}
+                    aria-setsize={n}
+                    aria-posinset={item.index + 1}
+                    aria-label={`${SITE[p.site]} ${p.name}, ${p.volume_name}, ${when(p.created_at)}, ${stateText(p)}`}
+                    data-backup-id={p.backup_id}
+                    data-active={isActive || undefined}
+                    onClick={() => {
+                      setActive(item.index);
+                      props.onSelect(p);
+                    }}
+                    gap="sm"
+                    wrap="nowrap"
+                    px="sm"
+                    style={{
+                      position: "absolute",
+                      top: 0,
+                      left: 0,
+                      right: 0,
+                      height: ROW_HEIGHT,
+                      transform: `translateY(${item.start}px)`,
+                      cursor: "pointer",
+                      borderTop: item.index === 0 ? undefined : "1px solid var(--mantine-color-default-border)",
+                      background: isSelected ? "var(--mantine-primary-color-light)" : undefined,
+                      outline: isActive ? "2px solid var(--mantine-primary-color-filled)" : undefined,
+                      outlineOffset: -2,
+                    }}
+                  >
+                    <Text size="sm" style={{ whiteSpace: "nowrap" }} miw={150}>
+                      {when(p.created_at)}
+                    </Text>
+                    <Badge variant="light" color={p.site === "primary" ? "blue" : "grape"} tt="none" miw={70}>
+                      {SITE[p.site]}
+                    </Badge>
+                    <Text size="sm" fw={600} style={{ whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" }} miw={120} maw={220}>
+                      {p.name}
+                    </Text>
+                    <Text size="sm" c="dimmed" style={{ flex: 1, whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" }}>
+                      {p.volume_name} · {KIND[p.kind]}
+                    </Text>
+                    <Badge variant="light" color={STATE_COLOR[p.state]} tt="none">
+                      {stateText(p)}
+                    </Badge>
+                    <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }} miw={140}>
+                      {p.expires_at ? `expires ${when(p.expires_at)}` : "no expiry known"}
+                    </Text>
+                  </Group>
+                );
+              })}
+            </div>
+          </Box>
+        </>
+      )}
+    </Stack>
+  );
+}
