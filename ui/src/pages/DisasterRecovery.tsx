@@ -10,11 +10,13 @@ import { PageHeader } from "../components/PageHeader";
 import { useCommand, type Loaded } from "../ipc";
 import { DrResources } from "../overview/DrResources";
 import { DrExports } from "../timeline/DrExports";
-import { EnableDrWizard } from "../wizards/EnableDrWizard";
+import { EnableDrWizard, type DrPrefill } from "../wizards/EnableDrWizard";
 
 export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }) {
   const hasAccounts = props.accounts.state === "ready" && props.accounts.data.length > 0;
   const [wizard, setWizard] = useState(false);
+  // Set when an imported DR configuration opens the wizard: it starts from the file's choices.
+  const [prefill, setPrefill] = useState<DrPrefill | undefined>();
   // Bumped after Enable so that the list of configurations is read again.
   const [generation, setGeneration] = useState(0);
   return (
@@ -29,7 +31,10 @@ export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }
               label="Enable DR"
               description="For a Frame account"
               checked={wizard}
-              onChange={(e) => setWizard(e.currentTarget.checked)}
+              onChange={(e) => {
+                setPrefill(undefined);
+                setWizard(e.currentTarget.checked);
+              }}
               data-testid="enable-dr"
               style={{ whiteSpace: "nowrap" }}
             />
@@ -39,6 +44,7 @@ export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }
       {wizard && props.accounts.state === "ready" && (
         <EnableDrWizard
           accounts={props.accounts.data}
+          initial={prefill}
           onClose={() => setWizard(false)}
           onEnabled={() => setGeneration((g) => g + 1)}
         />
@@ -57,7 +63,15 @@ export function DisasterRecoveryPage(props: { accounts: Loaded<CloudAccount[]> }
             <NoAccounts what="Disaster recovery is enabled per Frame account, with a primary and a secondary site." />
           </Card>
         )}
-        {hasAccounts && <Configurations key={generation} onEnableDr={() => setWizard(true)} />}
+        {hasAccounts && (
+          <Configurations
+            key={generation}
+            onEnableDr={(p) => {
+              setPrefill(p);
+              setWizard(true);
+            }}
+          />
+        )}
       </Stack>
     </>
   );
@@ -70,7 +84,7 @@ function replicatesTo(c: DrConfig) {
 }
 
 /** Which Frame accounts have disaster recovery, where they replicate, since when. */
-function Configurations(props: { onEnableDr: () => void }) {
+function Configurations(props: { onEnableDr: (prefill?: DrPrefill) => void }) {
   const configs = useCommand(() => commands.drConfigs());
   if (configs.state === "loading") return <Loader aria-label="Loading disaster-recovery settings" />;
   if (configs.state === "failed")

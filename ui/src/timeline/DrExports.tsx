@@ -8,6 +8,7 @@ import { useState, type ReactNode } from "react";
 import { commands, type ApiError, type BackupReportWritten, type DrConfig, type DrImport, type DrTarget, type ExportedDr } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { toApiError, type Outcome } from "../ipc";
+import type { DrPrefill } from "../wizards/EnableDrWizard";
 
 type Action = "export" | "import" | "report";
 
@@ -41,7 +42,7 @@ async function run<T>(call: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
   }
 }
 
-export function DrExports(props: { config: DrConfig; onEnableDr: () => void }) {
+export function DrExports(props: { config: DrConfig; onEnableDr: (prefill?: DrPrefill) => void }) {
   const account = props.config.account_id;
   const [busy, setBusy] = useState<Action | null>(null);
   const [result, setResult] = useState<Result | null>(null);
@@ -115,7 +116,7 @@ function Done(props: { children: ReactNode }) {
   );
 }
 
-function Imported(props: { imported: DrImport; onEnableDr: () => void }) {
+function Imported(props: { imported: DrImport; onEnableDr: (prefill?: DrPrefill) => void }) {
   const o = props.imported.outcome;
   const dr = o.disaster_recovery;
   return (
@@ -170,7 +171,7 @@ function Imported(props: { imported: DrImport; onEnableDr: () => void }) {
                 </List>
               )}
               <Group>
-                <Button size="xs" onClick={props.onEnableDr}>
+                <Button size="xs" onClick={() => props.onEnableDr({ accountId: o.account_id, dr: dr.wanted })}>
                   Open the Enable DR wizard
                 </Button>
               </Group>

@@ -451,6 +451,11 @@ describe("Export and import", () => {
     expect(differs.textContent).toContain("secondary region: northeurope here, swedencentral in the file");
     fireEvent.click(within(differs).getByRole("button", { name: "Open the Enable DR wizard" }));
     expect(onEnableDr).toHaveBeenCalledTimes(1);
+    // The wizard starts from what the file wants, for the account it was imported onto.
+    expect(onEnableDr).toHaveBeenCalledWith({
+      accountId: "z1",
+      dr: { frame_account: "acme-pd", target: { kind: "azure", secondary_region: "swedencentral", secondary_resource_group: "dr" } },
+    });
   });
 
   it("says nothing about the wizard when the DR configuration is the same", async () => {

@@ -2,7 +2,12 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach, describe, expect, it } from "vitest";
 
+import { MantineProvider } from "@mantine/core";
+
 import { App } from "../App";
+import type { CloudAccount } from "../bindings";
+import { theme } from "../theme";
+import { EnableDrWizard } from "./EnableDrWizard";
 import { INFO, recordingEngine, type Handler } from "./testEngine";
 
 const account = (id: string, name: string, kind: string) => ({
@@ -385,5 +390,31 @@ describe("enabling DR on Azure", () => {
       account: "z",
       change: { frame_account: "acme-pd", enabled: ["sandbox", "persistent_desktop"] },
     });
+  });
+});
+
+describe("enabling DR from an imported configuration", () => {
+  it("starts from the file's Frame account, account and secondary region, and checks them as usual", async () => {
+    engine({ discover_resources: () => [resource("acme-pd-desk-0001", "persistent_desktop", "westeurope")] });
+    render(
+      <MantineProvider theme={theme}>
+        <EnableDrWizard
+          accounts={ACCOUNTS as CloudAccount[]}
+          onClose={() => {}}
+          onEnabled={() => {}}
+          initial={{
+            accountId: "z",
+            dr: { frame_account: "acme-pd", target: { kind: "azure", secondary_region: "swedencentral", secondary_resource_group: "frame-dr" } },
+          }}
+        />
+      </MantineProvider>,
+    );
+    const frame = (await screen.findByLabelText(/^Frame account/)) as HTMLInputElement;
+    expect(frame.value).toBe("acme-pd");
+    expect((screen.getByLabelText(/Primary infrastructure/) as HTMLSelectElement).value).toBe("z");
+    submit(frame);
+    const region = (await screen.findByRole("textbox", { name: /Secondary region/ })) as HTMLInputElement;
+    expect(region.value).toBe("swedencentral");
+    expect((screen.getByLabelText(/Resource group for replicas/) as HTMLInputElement).value).toBe("frame-dr");
   });
 });

@@ -16,6 +16,7 @@ import {
   type CloudAccount,
   type DrConnectionCheck_Serialize,
   type DrEnabled,
+  type ExportedDr,
   type RegionCheck_Serialize,
 } from "../bindings";
 import { call, CheckList, focusFirstError, StepError, StepForm } from "./parts";
@@ -59,14 +60,29 @@ type Prepared = {
   containers?: BothClusterContainers_Serialize;
 };
 
-export function EnableDrWizard(props: { accounts: CloudAccount[]; onClose: () => void; onEnabled: () => void }) {
+/** What an imported DR configuration asks for: the wizard starts from it, and checks it as usual. */
+export type DrPrefill = { accountId: string; dr: ExportedDr };
+
+export function EnableDrWizard(props: {
+  accounts: CloudAccount[];
+  onClose: () => void;
+  onEnabled: () => void;
+  initial?: DrPrefill;
+}) {
+  const wanted = props.initial?.dr;
   const [active, setActive] = useState(0);
-  const [frameAccount, setFrameAccount] = useState("");
-  const [primaryId, setPrimaryId] = useState(props.accounts[0]?.id ?? "");
+  const [frameAccount, setFrameAccount] = useState(wanted?.frame_account ?? "");
+  const [primaryId, setPrimaryId] = useState(
+    props.accounts.find((a) => a.id === props.initial?.accountId)?.id ?? props.accounts[0]?.id ?? "",
+  );
   const primary = props.accounts.find((a) => a.id === primaryId);
   const isAhv = primary?.kind === "ahv";
   const ahvAccounts = props.accounts.filter((a) => a.kind === "ahv");
-  const [secondaryId, setSecondaryId] = useState(() => ahvAccounts.find((a) => a.id !== primaryId)?.id ?? "");
+  const [secondaryId, setSecondaryId] = useState(() => {
+    const t = wanted?.target;
+    const named = t?.kind === "ahv" ? ahvAccounts.find((a) => a.id === t.secondary_account_id || a.name === t.secondary_account_name) : undefined;
+    return named?.id ?? ahvAccounts.find((a) => a.id !== primaryId)?.id ?? "";
+  });
   const secondary = props.accounts.find((a) => a.id === secondaryId);
   const [errors, setErrors] = useState<Errors>({});
   const [failure, setFailure] = useState<Failure | null>(null);
@@ -76,7 +92,11 @@ export function EnableDrWizard(props: { accounts: CloudAccount[]; onClose: () =>
   const [mapping, setMapping] = useState<Record<string, string>>({});
   const [mappingError, setMappingError] = useState<string | undefined>();
   const [test, setTest] = useState<{ key: string; result: DrConnectionCheck_Serialize } | null>(null);
-  const [region, setRegion] = useState<RegionForm>({ region: "", group: "", replicasKept: 7 });
+  const [region, setRegion] = useState<RegionForm>(() =>
+    wanted?.target.kind === "azure"
+      ? { region: wanted.target.secondary_region, group: wanted.target.secondary_resource_group, replicasKept: 7 }
+      : { region: "", group: "", replicasKept: 7 },
+  );
   const [regionCheck, setRegionCheck] = useState<{ key: string; result: RegionCheck_Serialize } | null>(null);
   const [done, setDone] = useState<DrEnabled | null>(null);
   const [policies, setPolicies] = useState(() => initialPolicies(primaryId));
@@ -179,7 +199,12 @@ export function EnableDrWizard(props: { accounts: CloudAccount[]; onClose: () =>
         bandwidthMbps: 100,
         compression: true,
       });
-      setMapping(initialMapping(containers.data, secondary.name.replace(/[^A-Za-z0-9_.-]/g, "-")));
+      const proposed = initialMapping(containers.data, secondary.name.replace(/[^A-Za-z0-9_.-]/g, "-"));
+      // An imported configuration's mappings win where their source container exists here.
+      if (wanted?.target.kind === "ahv") {
+        for (const m of wanted.target.mappings) if (m.source in proposed) proposed[m.source] = m.destination;
+      }
+      setMapping(proposed);
       setTest(null);
     } else {
       setRegionCheck(null);
