@@ -9,12 +9,21 @@
 //! (`STANDBY_BENCH_USERS=1000,5000` sets the sizes; a Secret Service is needed for the
 //! credentials, as for any `standbyctl` session.)
 //!
-//! The lower bound: every eligible disk's replica is a cross-region copy that takes
-//! `max(used, 1 GiB) / copy speed` of lab time, at most `copies_in_flight_per_region` run at
-//! once and a disk's copies run one at a time, so no schedule can finish before
-//! `max(sum of copy times / copies in flight, longest copy)`. The lab's clock runs `SPEED_UP`
-//! times faster than real time; the bound is converted to real seconds. Everything else
-//! (snapshots, power cycles, HTTP latency) counts against Standby.
+//! The lower bound is the larger of two:
+//! - Copies: every eligible disk's replica is a cross-region copy that takes
+//!   `max(used, 1 GiB) / copy speed` of lab time, at most `copies_in_flight_per_region` run at
+//!   once and a disk's copies run one at a time, so no schedule can finish before
+//!   `max(sum of copy times / copies in flight, longest copy)`.
+//! - ARM's write budget (as the lab counts and reports it, see [`write_budget_bound`]): two writes
+//!   per eligible volume (its snapshot, its copy) and two per desktop the plan power-cycles
+//!   (deallocate, start), whatever the schedule. The lab reports the budget without refusing
+//!   past it; Standby slows down as it runs out, as it must against ARM.
+//!
+//! Reads are not counted: a schedule can learn power states and follow copies with list pages,
+//! far within the read budget. The lab's clock runs `SPEED_UP` times faster than real time; the
+//! bound is converted to real seconds. Everything else (discovery, snapshots, power cycles, HTTP
+//! latency) counts against Standby. `STANDBY_BENCH_WORKERS` sets `--workers` (default: three per
+//! copy slot).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -27,9 +36,29 @@ const SPEED_UP: f64 = 200.0;
 const LATENCY_MS: u64 = 25;
 const JITTER_MS: u64 = 20;
 
+/// ARM's write budget as the lab counts it (`lab/src/faults.rs`): 1,200 writes per subscription
+/// in a window of an hour of lab time that starts at the first request after the previous window
+/// ended, reported in `x-ms-ratelimit-remaining-subscription-writes`.
+const WRITES_PER_WINDOW: usize = 1_200;
+const WINDOW_LAB_SECS: f64 = 3_600.0;
+
+/// Lab seconds no schedule of `writes` writes can beat within that budget. The run may start just
+/// before a window ends with all of its writes unused, so that window and the next give 2,400
+/// writes for free; every further 1,200 writes need one more window to begin.
+fn write_budget_bound(writes: usize) -> f64 {
+    let windows = writes.div_ceil(WRITES_PER_WINDOW);
+    windows.saturating_sub(2) as f64 * WINDOW_LAB_SECS
+}
+
 struct Figures {
     users: usize,
     eligible: usize,
+    cycled: usize,
+    copies_bound: Duration,
+    writes_bound: Duration,
+    dry_rss_kib: u64,
+    /// How long the dry run took: discovery and the plan, which the run does first as well.
+    dry_wall: Duration,
     wall: Duration,
     bound: Duration,
     peak_rss_kib: u64,
@@ -47,6 +76,20 @@ fn peak_rss(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Samples a process's peak RSS every 50 ms until it exits.
+async fn sample_until_exit(child: &mut std::process::Child) -> u64 {
+    let mut peak = 0;
+    loop {
+        if let Some(kib) = peak_rss(child.id()) {
+            peak = peak.max(kib);
+        }
+        if child.try_wait().unwrap().is_some() {
+            return peak;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn measure(users: usize) -> Figures {
     let AzureDrLab {
         lab,
@@ -55,7 +98,14 @@ async fn measure(users: usize) -> Figures {
         data: _data,
     } = AzureDrLab::start(users, SPEED_UP).await;
     let dry = backup_all_dry_run();
-    let plan = cli.json(&dry, None);
+    let dry_started = Instant::now();
+    let mut dry_run = cli.spawn(&dry);
+    let dry_rss_kib = sample_until_exit(&mut dry_run.child).await;
+    let dry_wall = dry_started.elapsed();
+    let out = cli.reap(&dry, dry_run);
+    assert!(out.status.success(), "the dry run failed:\n{}", cli.tail());
+    let plan: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the dry run prints JSON");
     let eligible: std::collections::BTreeSet<String> = plan["plan"]["eligible"]
         .as_array()
         .expect("the dry run lists the eligible volumes")
@@ -86,7 +136,18 @@ async fn measure(users: usize) -> Figures {
         .collect();
     let total: f64 = copy_secs.iter().sum();
     let longest = copy_secs.iter().cloned().fold(0.0, f64::max);
-    let bound_lab = (total / in_flight).max(longest);
+    let copies_lab = (total / in_flight).max(longest);
+    // ARM's write budget: every eligible volume needs two writes (its snapshot and its copy) and
+    // every desktop the plan power-cycles two more (deallocate, start), whatever the schedule.
+    let cycled = plan["plan"]["eligible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["power_cycle"].as_bool() == Some(true))
+        .count();
+    let writes = 2 * eligible.len() + 2 * cycled;
+    let writes_lab = write_budget_bound(writes);
+    let bound_lab = copies_lab.max(writes_lab);
     let bound = Duration::from_secs_f64(bound_lab / SPEED_UP);
 
     // Realistic latency on every answer from here on.
@@ -103,29 +164,25 @@ async fn measure(users: usize) -> Figures {
     // Enough workers that the copies, not the workers, are the bound: a volume holds its worker
     // through its snapshot and power cycle as well as its copy, so with only as many workers as
     // copy slots the slots sit idle while workers snapshot (measured: 0.50 of the bound with 125).
-    let workers = (in_flight as usize * 3).to_string();
+    let workers = std::env::var("STANDBY_BENCH_WORKERS")
+        .unwrap_or_else(|_| (in_flight as usize * 3).to_string());
     let mut all = BACKUP_ALL.to_vec();
     all.extend(["--workers", &workers]);
     let started = Instant::now();
     let mut run = cli.spawn(&all);
-    let pid = run.child.id();
-    let mut peak = 0;
-    let status = loop {
-        if let Some(kib) = peak_rss(pid) {
-            peak = peak.max(kib);
-        }
-        if let Some(status) = run.child.try_wait().unwrap() {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let peak = sample_until_exit(&mut run.child).await;
     let wall = started.elapsed();
-    cli.reap(&all, run);
+    let status = cli.reap(&all, run).status;
     assert!(status.success(), "backup all failed:\n{}", cli.tail());
     lab.shutdown().await.unwrap();
     Figures {
         users,
         eligible: eligible.len(),
+        cycled,
+        copies_bound: Duration::from_secs_f64(copies_lab / SPEED_UP),
+        writes_bound: Duration::from_secs_f64(writes_lab / SPEED_UP),
+        dry_rss_kib,
+        dry_wall,
         wall,
         bound,
         peak_rss_kib: peak,
@@ -150,13 +207,18 @@ async fn main() {
     for users in sizes {
         let f = measure(users).await;
         println!(
-            "users {:>5}  eligible {:>5}  wall {:>8.1} s  bound {:>8.1} s  bound/wall {:.2}  peak RSS {:>7.1} MiB",
+            "users {:>5}  eligible {:>5} ({} power-cycled)  wall {:>8.1} s  bound {:>8.1} s (copies {:.1} s, writes {:.1} s)  bound/wall {:.2}  peak RSS {:>7.1} MiB (dry run {:.1} s, {:.1} MiB)",
             f.users,
             f.eligible,
+            f.cycled,
             f.wall.as_secs_f64(),
             f.bound.as_secs_f64(),
+            f.copies_bound.as_secs_f64(),
+            f.writes_bound.as_secs_f64(),
             f.bound.as_secs_f64() / f.wall.as_secs_f64(),
-            f.peak_rss_kib as f64 / 1024.0
+            f.peak_rss_kib as f64 / 1024.0,
+            f.dry_wall.as_secs_f64(),
+            f.dry_rss_kib as f64 / 1024.0
         );
         figures.push(f);
     }

@@ -1,6 +1,7 @@
 //! `standbyctl backup ...`: back up one volume now (Azure or AHV, replicated when DR is on), back
 //! up every volume of an account (`backup all`), and list the backups the catalog holds.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -89,7 +90,8 @@ pub struct All {
     /// AHV: at most this many Prism tasks in flight per cluster.
     #[arg(long, default_value_t = standby_core::limits::DEFAULT_PRISM_TASKS_PER_CLUSTER)]
     prism_tasks: usize,
-    /// Print the outcome (plan, backups, failures) as JSON.
+    /// Print the outcome as JSON: the job, the plan, the failures and how many volumes were
+    /// backed up (list the backups with `standbyctl backup list --job JOB --json`).
     #[arg(long)]
     json: bool,
 }
@@ -102,6 +104,10 @@ pub struct List {
     /// Only this volume's backups (disk name or ARM id).
     #[arg(long)]
     volume: Option<String>,
+    /// Only the backups a job made: a `backup` job's, or every volume's of a `backup all` job
+    /// (its id is in the output of `standbyctl backup all` and `standbyctl jobs list`).
+    #[arg(long)]
+    job: Option<String>,
     /// Print them as JSON.
     #[arg(long)]
     json: bool,
@@ -123,9 +129,12 @@ pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let rows = catalog
-                .lock()
-                .list_backups(account_id.as_deref(), a.volume.as_deref())?;
+            let rows = match &a.job {
+                None => catalog
+                    .lock()
+                    .list_backups(account_id.as_deref(), a.volume.as_deref())?,
+                Some(job) => of_job(&catalog, job, account_id.as_deref(), a.volume.as_deref())?,
+            };
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
@@ -168,6 +177,46 @@ pub fn run(cmd: BackupCommand, paths: &DataPaths) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The rows a job made: its own (one volume, or a backup of many volumes on AHV) and its
+/// children's (a backup of many volumes on Azure), within the other filters.
+fn of_job(
+    catalog: &SharedCatalog,
+    job: &str,
+    account_id: Option<&str>,
+    volume: Option<&str>,
+) -> anyhow::Result<Vec<Backup>> {
+    let c = catalog.lock();
+    if c.job(job)?.is_none() {
+        anyhow::bail!("no job {job}: see `standbyctl jobs list` for the ids");
+    }
+    let mut rows = c.backups_of_job(job)?;
+    rows.extend(c.backups_of_children(job)?);
+    let volume = volume.map(str::to_ascii_lowercase);
+    rows.retain(|b| {
+        account_id.is_none_or(|a| b.account_id == a)
+            && volume.as_deref().is_none_or(|v| {
+                b.volume_id.to_ascii_lowercase() == v
+                    || b.volume_id.to_ascii_lowercase().ends_with(&format!("/{v}"))
+                    || b.volume_name.to_ascii_lowercase() == v
+            })
+    });
+    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    Ok(rows)
+}
+
+/// What `backup all --json` prints: the outcome without a row per backup, so that neither the
+/// process nor its output grows with two rows per volume (`backup list --job` lists them).
+#[derive(serde::Serialize)]
+struct AllJson<'a> {
+    job_id: Option<&'a str>,
+    plan: &'a standby_core::backup::plan::BackupPlan,
+    failures: &'a [standby_core::backup::all::VolumeFailure],
+    /// Volumes backed up (and replicated, with DR) by the job.
+    backed_up: usize,
+    /// The command that lists the job's backups.
+    backups: Option<String>,
 }
 
 fn kind_of(word: &str) -> anyhow::Result<ResourceKind> {
@@ -213,7 +262,7 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
         .block_on(cancel_on_ctrl_c(
             &cancel,
             "cancelling: what was made so far is kept; `standbyctl jobs resume` finishes it",
-            backup_all::run(
+            backup_all::run_without_rows(
                 &report,
                 &Keyring,
                 terminal.sink(),
@@ -223,8 +272,29 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
             ),
         ))
         .context("backing up every volume did not complete")?;
+    let backed_up = match out.job_id {
+        Some(_) => out.plan.eligible.len() - out.failures.len(),
+        None => 0,
+    };
+    let list = out
+        .job_id
+        .as_deref()
+        .map(|id| format!("standbyctl backup list --job {id}"));
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        // Written as it is serialised: no second copy of the plan as one string.
+        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer_pretty(
+            &mut w,
+            &AllJson {
+                job_id: out.job_id.as_deref(),
+                plan: &out.plan,
+                failures: &out.failures,
+                backed_up,
+                backups: list.as_ref().map(|l| format!("{l} --json")),
+            },
+        )?;
+        writeln!(w)?;
+        w.flush()?;
         return Ok(());
     }
     let verb = if out.job_id.is_some() {
@@ -250,8 +320,8 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
             s.message
         );
     }
-    if !out.backups.is_empty() {
-        print_rows(&out.backups);
+    if let Some(list) = list {
+        println!("{backed_up} volumes backed up; list their backups with `{list}`.");
     }
     Ok(())
 }

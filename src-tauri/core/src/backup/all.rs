@@ -153,6 +153,40 @@ pub async fn run(
     req: BackupAllRequest,
     cancel: CancelFlag,
 ) -> Result<BackupAllOutcome, BackupError> {
+    run_inner(report, store, sink, limits, req, cancel, Rows::Loaded).await
+}
+
+/// As [`run`], but the outcome's `backups` stays empty: the rows (two per volume with DR) are
+/// not loaded, so memory does not grow with the number of volumes. They are in the catalog
+/// (`Catalog::backups_of_children(job_id)`, `standbyctl backup list --job`); on success every
+/// eligible volume has its backup (and replica).
+pub async fn run_without_rows(
+    report: &Report<'_>,
+    store: &dyn SecretStore,
+    sink: &dyn ProgressSink,
+    limits: &Limits,
+    req: BackupAllRequest,
+    cancel: CancelFlag,
+) -> Result<BackupAllOutcome, BackupError> {
+    run_inner(report, store, sink, limits, req, cancel, Rows::Left).await
+}
+
+/// Whether an outcome carries the backup rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    Loaded,
+    Left,
+}
+
+async fn run_inner(
+    report: &Report<'_>,
+    store: &dyn SecretStore,
+    sink: &dyn ProgressSink,
+    limits: &Limits,
+    req: BackupAllRequest,
+    cancel: CancelFlag,
+    rows: Rows,
+) -> Result<BackupAllOutcome, BackupError> {
     let (account, is_ahv) = {
         let c = report.catalog.lock();
         let (account, settings) = Accounts { catalog: &c, store }
@@ -231,6 +265,7 @@ pub async fn run(
         &params,
         Some(plan),
         cancel,
+        rows,
     )
     .await
 }
@@ -248,7 +283,18 @@ pub async fn resume(
     let fresh = report.catalog.lock().job_now(job)?;
     fresh.expect_unfinished()?;
     let params: AllParams = fresh.journaled_params()?;
-    run_parent(report, store, sink, limits, &fresh, &params, None, cancel).await
+    run_parent(
+        report,
+        store,
+        sink,
+        limits,
+        &fresh,
+        &params,
+        None,
+        cancel,
+        Rows::Loaded,
+    )
+    .await
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -267,6 +313,7 @@ async fn run_parent(
     p: &AllParams,
     fresh_plan: Option<BackupPlan>,
     cancel: CancelFlag,
+    rows: Rows,
 ) -> Result<BackupAllOutcome, BackupError> {
     // Clients first: a refusal here leaves the job as it is, for a later resume.
     enum Client {
@@ -301,6 +348,9 @@ async fn run_parent(
     let dr = report.catalog.lock().dr_config(&p.account_id)?;
     let jobs = report.jobs(sink);
     let failures = parking_lot::Mutex::new(Vec::<VolumeFailure>::new());
+    // Azure: volumes whose backup in their own region is available (counted as children end,
+    // so that the notification needs no list of every row).
+    let primaries = AtomicUsize::new(0);
     let plan_cell = parking_lot::Mutex::new(BackupPlan::default());
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {
@@ -355,7 +405,7 @@ async fn run_parent(
                     }
                 }
                 Client::Azure(a) => {
-                    use futures_util::stream::{self, StreamExt};
+                    use futures_util::stream::{FuturesUnordered, StreamExt};
                     let done = AtomicUsize::new(0);
                     let shared = Shared {
                         report,
@@ -365,20 +415,26 @@ async fn run_parent(
                         account: a,
                         dr: dr.as_ref(),
                         done: &done,
+                        primaries: &primaries,
                         total,
                         failures: &failures,
                     };
-                    // Futures made by a plain call, not a closure's `async` block: the job's
-                    // future stays `Send` (callers spawn it).
-                    let futures: Vec<_> = plan
-                        .eligible
-                        .iter()
-                        .map(|v| volume_task(ctx, &shared, v, cancel.clone()))
-                        .collect();
-                    stream::iter(futures)
-                        .buffer_unordered(limits.workers())
-                        .collect::<()>()
-                        .await;
+                    // A volume's future is made when a worker takes it, not up front: an
+                    // unstarted future already takes the room of its whole state machine, so
+                    // making them all first made memory grow with the number of volumes.
+                    // Made by a plain call, not a closure's `async` block: the job's future
+                    // stays `Send` (callers spawn it).
+                    let mut waiting = plan.eligible.iter();
+                    let mut working = FuturesUnordered::new();
+                    loop {
+                        while working.len() < limits.workers() {
+                            let Some(v) = waiting.next() else { break };
+                            working.push(volume_task(ctx, &shared, v, cancel.clone()));
+                        }
+                        if working.next().await.is_none() {
+                            break;
+                        }
+                    }
                     if cancel.is_cancelled() {
                         return Err(JobError::Cancelled);
                     }
@@ -412,16 +468,22 @@ async fn run_parent(
             kept
         }
     };
-    let backups = {
-        let c = report.catalog.lock();
-        if p.ahv {
-            c.backups_of_job(&job.id)?
-        } else {
-            c.backups_of_children(&job.id)?
-        }
+    let (mut backups, primaries) = if p.ahv {
+        // The parent made the rows itself (one domain snapshot): counted from them.
+        let made = report.catalog.lock().backups_of_job(&job.id)?;
+        let primaries = made.iter().filter(|b| available_primary(b)).count();
+        (made, primaries)
+    } else if rows == Rows::Loaded {
+        let made = report.catalog.lock().backups_of_children(&job.id)?;
+        (made, primaries.into_inner())
+    } else {
+        (Vec::new(), primaries.into_inner())
     };
+    if rows == Rows::Left {
+        backups = Vec::new();
+    }
     let failures = failures.into_inner();
-    announce(report, job, p, &plan, &backups, &failures, &result);
+    announce(report, job, p, &plan, primaries, &failures, &result);
     result.map_err(BackupError::from)?;
     Ok(BackupAllOutcome {
         job_id: Some(job.id.clone()),
@@ -439,6 +501,7 @@ struct Shared<'a> {
     account: &'a connect::AzureAccount,
     dr: Option<&'a crate::disaster_recovery::DrConfig>,
     done: &'a AtomicUsize,
+    primaries: &'a AtomicUsize,
     total: usize,
     failures: &'a parking_lot::Mutex<Vec<VolumeFailure>>,
 }
@@ -451,12 +514,25 @@ async fn volume_task(
 ) {
     let outcome = child(s.report, s.limits, s.job, s.p, s.account, s.dr, v, cancel).await;
     let n = s.done.fetch_add(1, Ordering::SeqCst) + 1;
+    let child_id = jobs_mod::child_id(&s.job.id, &v.volume_id);
+    let primary = match &outcome {
+        // A child succeeds only once its backup (and replica) is available.
+        Ok(()) => true,
+        // Stopped part-way: its backup may be there all the same.
+        Err(_) => matches!(
+            s.report.catalog.lock().backup_of_job(&child_id, &v.volume_id, super::BackupSite::Primary),
+            Ok(Some(b)) if available_primary(&b)
+        ),
+    };
+    if primary {
+        s.primaries.fetch_add(1, Ordering::SeqCst);
+    }
     match outcome {
         Ok(()) | Err(BackupError::Job(JobError::Cancelled)) => {}
         Err(e) => s.failures.lock().push(VolumeFailure {
             volume_id: v.volume_id.clone(),
             volume_name: v.volume_name.clone(),
-            job_id: Some(jobs_mod::child_id(&s.job.id, &v.volume_id)),
+            job_id: Some(child_id),
             error: e.to_string(),
         }),
     }
@@ -525,12 +601,16 @@ async fn child(
     Ok(())
 }
 
+fn available_primary(b: &Backup) -> bool {
+    b.site == super::BackupSite::Primary && b.state == super::BackupState::Available
+}
+
 fn announce(
     report: &Report<'_>,
     job: &JobRecord,
     p: &AllParams,
     plan: &BackupPlan,
-    backups: &[Backup],
+    primaries: usize,
     failures: &[VolumeFailure],
     result: &Result<serde_json::Value, JobError>,
 ) {
@@ -544,12 +624,6 @@ fn announce(
         let parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
         format!("{} skipped ({})", plan.skipped.len(), parts.join(", "))
     };
-    let primaries = backups
-        .iter()
-        .filter(|b| {
-            b.site == super::BackupSite::Primary && b.state == super::BackupState::Available
-        })
-        .count();
     let what = format!("{} of {}", p.request.frame_account, p.account_name);
     let (level, body) = match result {
         Ok(_) => (

@@ -185,7 +185,13 @@ impl Env<'_> {
     }
 }
 
-async fn snapshot_step(ctx: &JobContext<'_>, env: &Env<'_>) -> Result<Made, JobError> {
+/// `retried`: the journal shows an earlier attempt of this step (which may have made the
+/// snapshot before dying).
+async fn snapshot_step(
+    ctx: &JobContext<'_>,
+    env: &Env<'_>,
+    retried: bool,
+) -> Result<Made, JobError> {
     let p = env.p;
     let disk = ResourceId::parse(&p.volume_id)
         .map_err(|e| JobError::Operation(ArmError::decode("the volume's id", e).into()))?;
@@ -202,10 +208,14 @@ async fn snapshot_step(ctx: &JobContext<'_>, env: &Env<'_>) -> Result<Made, JobE
     )?;
     ctx.report(2.0, &format!("snapshot of {}", p.volume_name), None)?;
     // A first attempt may have made the snapshot before dying: look before making a second.
-    let existing = match env.arm.get_snapshot(&snap_id).await {
-        Ok(s) => Some(s),
-        Err(ArmError::Api { status: 404, .. }) => None,
-        Err(e) => return Err(env.failed(&row.id, 0.0, e)),
+    // Nothing to look for on the step's first attempt (the name is this job's own).
+    let existing = match retried {
+        false => None,
+        true => match env.arm.get_snapshot(&snap_id).await {
+            Ok(s) => Some(s),
+            Err(ArmError::Api { status: 404, .. }) => None,
+            Err(e) => return Err(env.failed(&row.id, 0.0, e)),
+        },
     };
     let snap = match existing {
         Some(s)
@@ -448,6 +458,14 @@ pub(crate) async fn run(
         cancel: cancel.clone(),
         limits,
     };
+    // The step is journaled as started before anything is sent: a journal without it means no
+    // earlier attempt can have made the snapshot.
+    let retried = report
+        .catalog
+        .lock()
+        .job_steps(&job.id)?
+        .iter()
+        .any(|s| s.name == "snapshot");
     let jobs = report.jobs(sink);
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {
@@ -459,7 +477,9 @@ pub(crate) async fn run(
                 .await?;
             }
             let primary = ctx
-                .step("snapshot", || async { snapshot_step(ctx, env).await })
+                .step("snapshot", || async {
+                    snapshot_step(ctx, env, retried).await
+                })
                 .await?;
             if let Some(vm) = &p.power_cycle {
                 ctx.step("power_on", || async {
