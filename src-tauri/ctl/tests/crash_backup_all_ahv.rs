@@ -238,6 +238,21 @@ async fn ahv_backup_all_survives_kills_and_ends_with_one_snapshot_and_replica() 
     }
     assert_eq!(refs["primary"].len(), 1, "one shared snapshot: {refs:?}");
     assert_eq!(refs["replica"].len(), 1, "one shared replica: {refs:?}");
+    // `backup list --job` lists the same rows: those of that run, and only those.
+    let parent = parents[0]["id"].as_str().unwrap();
+    let of_job = cli.json(&["backup", "list", "--job", parent, "--json"], None);
+    let ids = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&of_job),
+        ids(&listed),
+        "the job's rows are the account's rows"
+    );
 
     // The primary cluster: exactly one snapshot more than before, the one the catalog names.
     let snapshots = primary.snapshots(&pd, &[]).await.unwrap();
