@@ -3,4 +3,5 @@
 //! these under Xvfb inside a private D-Bus session.
 
 pub mod driver;
+pub mod lab_control;
 pub mod screens;
