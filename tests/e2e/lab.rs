@@ -87,7 +87,9 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         .unwrap();
     field.send_keys("acme-pd").await.unwrap();
     client
-        .find(Locator::XPath("//button[normalize-space()='Refresh from the provider']"))
+        .find(Locator::XPath(
+            "//button[normalize-space()='Refresh from the provider']",
+        ))
         .await
         .unwrap()
         .click()

@@ -17,7 +17,9 @@ use crate::state::AppState;
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_cloud_accounts(state: State<'_, AppState>) -> Result<Vec<CloudAccount>, ApiError> {
+pub async fn list_cloud_accounts(
+    state: State<'_, AppState>,
+) -> Result<Vec<CloudAccount>, ApiError> {
     Ok(state.catalog.lock().list_accounts()?)
 }
 
