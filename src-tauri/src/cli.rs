@@ -12,4 +12,15 @@ pub struct Args {
     /// cloud accounts.
     #[arg(long, env = "STANDBY_LAB")]
     pub lab: bool,
+
+    /// Open one window on an empty page and nothing else (no catalog, lab, scheduler or tray).
+    #[arg(
+        long,
+        hide_short_help = true,
+        long_help = "Open one window on an empty page (an empty HTML document the app serves) \
+                     and nothing else: no catalog, lab, scheduler or tray. It is the memory \
+                     baseline of the window's performance benchmark (tests/benches/ui_perf.rs, \
+                     docs/console.md): what a blank Tauri window costs on this machine."
+    )]
+    pub blank_window: bool,
 }

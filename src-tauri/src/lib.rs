@@ -40,6 +40,11 @@ pub fn run() -> std::process::ExitCode {
         }
     };
     tracing::info!(data_dir = %paths.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "starting");
+    // One context for both windows: the macro embeds the UI's files, twice if called twice.
+    let context = tauri::generate_context!("../tauri.conf.json");
+    if args.blank_window {
+        return window::run_blank(context, &paths.data_dir.join("webview"));
+    }
     let mut state = match state::AppState::open(paths) {
         Ok(s) => s,
         Err(e) => {
@@ -85,7 +90,7 @@ pub fn run() -> std::process::ExitCode {
                 }
             }
         })
-        .run(tauri::generate_context!("../tauri.conf.json"));
+        .run(context);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -4,4 +4,5 @@
 
 pub mod driver;
 pub mod lab_control;
+pub mod perf;
 pub mod screens;
