@@ -55,14 +55,46 @@ impl ProgressSink for WindowProgress {
     }
 }
 
-/// A started operation: its cancel flag is registered under its ticket until it ends.
+/// A started operation: its cancel flag is registered under its ticket until it ends, and what
+/// it tells (notifications, progress with the ticket) goes to the window.
 struct Running<'a> {
     state: &'a AppState,
     ticket: String,
     cancel: CancelFlag,
+    sink: Option<WindowSink>,
+    progress: Option<WindowProgress>,
 }
 
 impl<'a> Running<'a> {
+    /// Registers `ticket` and points the operation's notifications and progress at the window.
+    fn for_window(state: &'a AppState, ticket: &str, app: AppHandle) -> Result<Self, ApiError> {
+        let mut running = Self::start(state, ticket)?;
+        running.sink = Some(WindowSink(app.clone()));
+        running.progress = Some(WindowProgress {
+            app,
+            ticket: Some(running.ticket.clone()),
+        });
+        Ok(running)
+    }
+
+    fn report(&self) -> Report<'_> {
+        Report {
+            catalog: &self.state.catalog,
+            clock: Arc::new(SystemClock),
+            sink: match &self.sink {
+                Some(s) => s,
+                None => &standby_core::notifications::NoSink,
+            },
+        }
+    }
+
+    fn progress(&self) -> &dyn ProgressSink {
+        match &self.progress {
+            Some(p) => p,
+            None => &standby_core::jobs::NoProgress,
+        }
+    }
+
     fn start(state: &'a AppState, ticket: &str) -> Result<Self, ApiError> {
         let ticket = ticket.trim().to_string();
         if ticket.is_empty() {
@@ -85,6 +117,8 @@ impl<'a> Running<'a> {
             state,
             ticket,
             cancel,
+            sink: None,
+            progress: None,
         })
     }
 }
@@ -188,16 +222,11 @@ pub async fn create_backup(
     ticket: String,
     request: BackupRequest,
 ) -> Result<Vec<Backup>, ApiError> {
-    let running = Running::start(&state, &ticket)?;
-    let sink = WindowSink(app.clone());
-    let progress = WindowProgress {
-        app,
-        ticket: Some(running.ticket.clone()),
-    };
+    let running = Running::for_window(&state, &ticket, app)?;
     Ok(backup::backup_now_with(
-        &report(&state, &sink),
+        &running.report(),
         &Keyring,
-        &progress,
+        running.progress(),
         &state.limits,
         request,
         running.cancel.clone(),
@@ -240,21 +269,16 @@ pub async fn backup_all(
     ticket: String,
     request: BackupAllRequest,
 ) -> Result<BackupAllOutcome, ApiError> {
-    let running = Running::start(&state, &ticket)?;
-    let sink = WindowSink(app.clone());
-    let progress = WindowProgress {
-        app,
-        ticket: Some(running.ticket.clone()),
-    };
+    let running = Running::for_window(&state, &ticket, app)?;
     let request = BackupAllRequest {
         dry_run: false,
         actor: ACTOR.into(),
         ..request
     };
     Ok(backup_all::run(
-        &report(&state, &sink),
+        &running.report(),
         &Keyring,
-        &progress,
+        running.progress(),
         &state.limits,
         request,
         running.cancel.clone(),
@@ -285,21 +309,16 @@ pub async fn restore_backup(
     backup_id: String,
     confirm_volume: Option<String>,
 ) -> Result<RestoreOutcome, ApiError> {
-    let running = Running::start(&state, &ticket)?;
-    let sink = WindowSink(app.clone());
-    let progress = WindowProgress {
-        app,
-        ticket: Some(running.ticket.clone()),
-    };
+    let running = Running::for_window(&state, &ticket, app)?;
     let request = RestoreRequest {
         backup_id,
         confirm_volume,
         actor: ACTOR.into(),
     };
     Ok(restore::run(
-        &report(&state, &sink),
+        &running.report(),
         &Keyring,
-        &progress,
+        running.progress(),
         request,
         running.cancel.clone(),
     )
@@ -331,20 +350,15 @@ pub async fn clone_volumes(
     ticket: String,
     request: CloneRequest,
 ) -> Result<CloneOutcome, ApiError> {
-    let running = Running::start(&state, &ticket)?;
-    let sink = WindowSink(app.clone());
-    let progress = WindowProgress {
-        app,
-        ticket: Some(running.ticket.clone()),
-    };
+    let running = Running::for_window(&state, &ticket, app)?;
     let request = CloneRequest {
         actor: ACTOR.into(),
         ..request
     };
     Ok(clone::run(
-        &report(&state, &sink),
+        &running.report(),
         &Keyring,
-        &progress,
+        running.progress(),
         &state.limits,
         request,
         running.cancel.clone(),
