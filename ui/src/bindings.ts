@@ -134,8 +134,8 @@ export const commands = {
 	/**  The backups of an account, newest first; of one volume (its provider id or name) when given. */
 	listBackups: (account: string, volume: string | null) => typedError<Backup_Serialize[], ApiError>(__TAURI_INVOKE("list_backups", { account, volume })),
 	/**
-	 *  The latest jobs (top-level ones: a backup of many volumes counts once), newest first, with
-	 *  those still running first.
+	 *  The latest jobs (top-level ones: a backup of many volumes counts once), those still running
+	 *  first, then the newest.
 	 */
 	recentJobs: (limit: number) => typedError<JobSummary_Serialize[], ApiError>(__TAURI_INVOKE("recent_jobs", { limit })),
 	/**
