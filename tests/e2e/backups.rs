@@ -16,26 +16,10 @@ use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use standby_tests::driver::{app_binary, Driver};
+use standby_tests::ipc::invoke;
 use standby_tests::screens::{
     click, is_visible, save_screenshot, text_of, wait_for_heading, wait_for_text,
 };
-
-/// Calls one of the app's commands the way the window does (Tauri's IPC), for set-up only.
-async fn invoke(client: &Client, cmd: &str, args: Value) -> anyhow::Result<Value> {
-    let out = client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])
-               .then((v) => done({ ok: v === undefined ? null : v }), (e) => done({ err: e }));",
-            vec![json!(cmd), args],
-        )
-        .await
-        .with_context(|| format!("invoke {cmd}"))?;
-    match out.get("ok") {
-        Some(v) => Ok(v.clone()),
-        None => bail!("{cmd} failed: {}", out["err"]),
-    }
-}
 
 /// A call to the lab's control API (plain HTTP on loopback): its status and body.
 fn lab_call(
@@ -295,35 +279,12 @@ async fn backup_and_restore_flows() {
     )
     .unwrap();
     assert_eq!(status, 200, "{body}");
-    invoke(
-        &client,
-        "enable_dr_azure",
-        json!({"request": {
-            "account": "lab-azure", "frame_account": "acme-pd", "secondary_region": "northeurope",
-            "secondary_resource_group": "frame-acme-pd-dr", "replicas_kept": 7
-        }}),
-    )
-    .await
-    .unwrap();
-    // A persistent desktop assigned to a user and powered off (nobody in session on it).
-    let resources = invoke(
-        &client,
-        "discover_resources",
-        json!({"accountId": "lab-azure", "frameAccount": "acme-pd"}),
-    )
-    .await
-    .unwrap();
-    let desk = resources
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["kind"] == "persistent_desktop"
-                && r["desktop_state"] == "assigned"
-                && r["power"] == "off"
-        })
-        .expect("the seed has a powered-off assigned desktop")
-        .clone();
+    standby_tests::ipc::enable_lab_azure_dr(&client)
+        .await
+        .unwrap();
+    let desk = standby_tests::ipc::assigned_powered_off_desktop(&client)
+        .await
+        .unwrap();
     let volume = desk["name"].as_str().unwrap().to_string();
     let owner = desk["owner"].as_str().unwrap().to_string();
     eprintln!("backing up {volume} of {owner}");

@@ -13,26 +13,11 @@ use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use standby_tests::driver::{app_binary, Driver};
+use standby_tests::ipc::invoke;
 use standby_tests::lab_control::LabControl;
 use standby_tests::screens::{
     click, click_button, fill, save_screenshot, text_of, wait_for_heading, wait_for_text,
 };
-
-/// Calls an app command the way the window does (`window.__TAURI_INTERNALS__.invoke`).
-async fn invoke(client: &Client, cmd: &str, args: Value) -> anyhow::Result<Value> {
-    let out = client
-        .execute_async(
-            "const [cmd, args, done] = arguments;
-             window.__TAURI_INTERNALS__.invoke(cmd, args).then((v) => done({ ok: v }), (e) => done({ err: e }));",
-            vec![json!(cmd), args],
-        )
-        .await
-        .with_context(|| format!("invoke {cmd}"))?;
-    match out.get("ok") {
-        Some(v) => Ok(v.clone()),
-        None => bail!("{cmd} failed: {}", out["err"]),
-    }
-}
 
 /// Starts a command without waiting for its answer (a long job the screens should show running).
 async fn start(client: &Client, cmd: &str, args: Value) -> anyhow::Result<()> {

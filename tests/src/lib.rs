@@ -3,6 +3,7 @@
 //! these under Xvfb inside a private D-Bus session.
 
 pub mod driver;
+pub mod ipc;
 pub mod lab_control;
 pub mod perf;
 pub mod screens;
