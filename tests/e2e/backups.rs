@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
-use standby_tests::driver::{app_binary, Driver};
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
     click, is_visible, save_screenshot, text_of, wait_for_heading, wait_for_text,
@@ -250,18 +249,8 @@ async fn backup_and_restore_flows() {
             started.elapsed().as_secs_f64()
         )
     };
-    let app = app_binary().unwrap();
     let data = KeptOnFailure(Some(tempfile::tempdir().unwrap()));
-    let driver = Driver::start(&[
-        ("STANDBY_DATA_DIR", data.path().as_os_str()),
-        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
-    ])
-    .unwrap();
-    let client = driver.session(&app).await.unwrap();
-    wait_for_heading(&client, "Dashboard").await.unwrap();
-    wait_for_text(&client, "[data-testid='lab-badge']", "lab")
-        .await
-        .unwrap();
+    let (driver, client) = standby_tests::driver::on_lab(data.path()).await.unwrap();
 
     // ---- set-up around the screens -----------------------------------------------------------
     let info = invoke(&client, "app_info", json!({})).await.unwrap();

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
-use standby_tests::driver::{app_binary, Driver};
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{click, save_screenshot, wait_for_heading, wait_for_text};
 
@@ -215,18 +214,8 @@ async fn set_field(client: &Client, label: &str, value: &str) -> anyhow::Result<
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end: needs the built app, tauri-driver, WebKitWebDriver, a display and a Secret Service; ./test runs it"]
 async fn backup_all_and_clone_flows() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let driver = Driver::start(&[
-        ("STANDBY_DATA_DIR", data.path().as_os_str()),
-        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
-    ])
-    .unwrap();
-    let client = driver.session(&app).await.unwrap();
-    wait_for_heading(&client, "Dashboard").await.unwrap();
-    wait_for_text(&client, "[data-testid='lab-badge']", "lab")
-        .await
-        .unwrap();
+    let (_driver, client) = standby_tests::driver::on_lab(data.path()).await.unwrap();
     let info = invoke(&client, "app_info", json!({})).await.unwrap();
     let control = info["lab"]["control_url"]
         .as_str()

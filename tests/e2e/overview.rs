@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
-use standby_tests::driver::{app_binary, Driver};
 use standby_tests::ipc::invoke;
 use standby_tests::lab_control::LabControl;
 use standby_tests::screens::{
@@ -114,18 +113,8 @@ async fn scroll_to(client: &Client, css: &str) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end: needs the built app, tauri-driver, WebKitWebDriver, a display and a Secret Service; ./test runs it"]
 async fn volumes_dashboard_and_dr_pages() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let driver = Driver::start(&[
-        ("STANDBY_DATA_DIR", data.path().as_os_str()),
-        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
-    ])
-    .unwrap();
-    let client = driver.session(&app).await.unwrap();
-    wait_for_heading(&client, "Dashboard").await.unwrap();
-    wait_for_text(&client, "[data-testid='lab-badge']", "lab")
-        .await
-        .unwrap();
+    let (driver, client) = standby_tests::driver::on_lab(data.path()).await.unwrap();
     let lab = LabControl::of_app(&client).await.unwrap();
 
     // ---- The Volumes tab on the primary cluster: empty, then discovered from the provider ----

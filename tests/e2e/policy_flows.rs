@@ -23,7 +23,6 @@
 use std::time::{Duration, Instant};
 
 use fantoccini::Client;
-use standby_tests::driver::{app_binary, Driver};
 use standby_tests::lab_control::LabControl;
 use standby_tests::screens::{
     choose, click, click_button, click_label, fill, paste, save_screenshot, scroll_to,
@@ -202,20 +201,10 @@ async fn level_filter(client: &Client, level: &str) {
 #[ignore = "end-to-end: needs the built app, tauri-driver, WebKitWebDriver, a display and a Secret Service; ./test runs it"]
 async fn schedule_retention_autogrow_and_notifications_flows() {
     let started = Instant::now();
-    let app = app_binary().unwrap();
     // Kept when the test fails (the app's log is in its logs/), removed at the end otherwise.
     let data = tempfile::tempdir().unwrap().keep();
     eprintln!("the app's data folder: {}", data.display());
-    let driver = Driver::start(&[
-        ("STANDBY_DATA_DIR", data.as_os_str()),
-        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
-    ])
-    .unwrap();
-    let client = driver.session(&app).await.unwrap();
-    wait_for_heading(&client, "Dashboard").await.unwrap();
-    wait_for_text(&client, "[data-testid='lab-badge']", "lab")
-        .await
-        .unwrap();
+    let (driver, client) = standby_tests::driver::on_lab(&data).await.unwrap();
     let lab = LabControl::of_app(&client).await.unwrap();
 
     // ---- Autogrow: on, a disk filled by the lab, Check now -------------------------------------

@@ -7,7 +7,6 @@
 
 use fantoccini::Client;
 use serde_json::Value;
-use standby_tests::driver::{app_binary, Driver};
 use standby_tests::lab_control::LabControl;
 use standby_tests::screens::{
     button, choose, click, click_button, click_label, fill, paste, save_screenshot, scroll_to,
@@ -60,18 +59,8 @@ async fn checks(client: &Client, scope: &str) -> Vec<(String, bool)> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end: needs the built app, tauri-driver, WebKitWebDriver, a display and a Secret Service; ./test runs it"]
 async fn add_accounts_and_enable_dr_flows() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let driver = Driver::start(&[
-        ("STANDBY_DATA_DIR", data.path().as_os_str()),
-        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
-    ])
-    .unwrap();
-    let client = driver.session(&app).await.unwrap();
-    wait_for_heading(&client, "Dashboard").await.unwrap();
-    wait_for_text(&client, "[data-testid='lab-badge']", "lab")
-        .await
-        .unwrap();
+    let (driver, client) = standby_tests::driver::on_lab(data.path()).await.unwrap();
     // What the lab prints at start: addresses, credentials, fingerprints, its CA.
     let lab = LabControl::of_app(&client).await.unwrap();
     let endpoints = lab.endpoints().await.unwrap();

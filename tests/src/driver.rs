@@ -171,3 +171,17 @@ impl Driver {
         }
     }
 }
+
+/// `standby --lab` on the data folder `data`, driven: the driver, and the session once the
+/// Dashboard is shown and the Lab badge says the lab runs.
+pub async fn on_lab(data: &Path) -> anyhow::Result<(Driver, Client)> {
+    let app = app_binary()?;
+    let driver = Driver::start(&[
+        ("STANDBY_DATA_DIR", data.as_os_str()),
+        ("STANDBY_LAB", std::ffi::OsStr::new("true")),
+    ])?;
+    let client = driver.session(&app).await?;
+    crate::screens::wait_for_heading(&client, "Dashboard").await?;
+    crate::screens::wait_for_text(&client, "[data-testid='lab-badge']", "lab").await?;
+    Ok((driver, client))
+}
