@@ -31,6 +31,7 @@ import { DisasterRecoveryPage } from "./pages/DisasterRecovery";
 import { NotificationsPage } from "./pages/Notifications";
 import { RunningJobsIndicator } from "./operations/JobsPanel";
 import { UnreadProvider } from "./notifications/live";
+import { OverviewMemoryProvider } from "./overview/VolumesPanel";
 import { NotificationBell } from "./notifications/NotificationBell";
 import { VolumesPage } from "./pages/Volumes";
 import { theme } from "./theme";
@@ -94,7 +95,9 @@ function Shell() {
           ))}
         </AppShell.Navbar>
         <AppShell.Main>
-          <CurrentPage page={page} accounts={accounts} info={info} />
+          <OverviewMemoryProvider>
+            <CurrentPage page={page} accounts={accounts} info={info} />
+          </OverviewMemoryProvider>
         </AppShell.Main>
       </AppShell>
     </UnreadProvider>

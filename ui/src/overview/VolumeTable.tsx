@@ -1,12 +1,13 @@
 // The Volumes table: every row of `volume_overview`, sorted and searched in memory, with only the
 // rows in view in the DOM (5,000 volumes stay one frame away from each keystroke and scroll).
 
-import { Badge, Progress, Stack, Table, Text, UnstyledButton } from "@mantine/core";
+import { Table, UnstyledButton } from "@mantine/core";
 import { IconArrowsSort, IconSortAscending, IconSortDescending } from "@tabler/icons-react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, type ReactNode } from "react";
+import { memo, useMemo, useRef, type ReactNode } from "react";
 
 import type { VolumeRow } from "../bindings";
+import "./VolumeTable.css";
 import { KIND, PROTECTION, REPLICA, ago, ageAt, bytes, status } from "./words";
 
 export type SortKey = "name" | "owner" | "size" | "status" | "free" | "backup" | "replica" | "protection";
@@ -33,7 +34,15 @@ const REPLICA_RANK = { failed: 1, creating: 2, replicating: 3, available: 4 } as
 
 type Keyed = { row: VolumeRow; name: string; keys: Record<SortKey, string | number> };
 
-const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+/**
+ * A text's sort key: lower case, each run of digits padded to 12 so that "desk-2" sorts before
+ * "desk-10". Compared with `<`, which over 15,000 rows is about ten times faster than
+ * `Intl.Collator.compare` (measured 8 against 74 ms); for the ASCII names Frame gives volumes the
+ * order is the collator's (numeric, case-insensitive).
+ */
+export function textKey(s: string): string {
+  return s.toLowerCase().replace(/\d+/g, (d) => d.padStart(12, "0"));
+}
 
 function keyed(row: VolumeRow): Keyed {
   const free = row.free_space?.state === "known" ? (row.free_space.free_bytes ?? -1) : -1;
@@ -45,16 +54,20 @@ function keyed(row: VolumeRow): Keyed {
     row,
     name: row.name.toLowerCase(),
     keys: {
-      name: row.name,
-      owner: row.owner ?? "",
+      name: textKey(row.name),
+      owner: textKey(row.owner ?? ""),
       size: row.size_bytes ?? -1,
-      status: status(row.desktop_state, row.power, row.power_detail),
+      status: textKey(status(row.desktop_state, row.power, row.power_detail)),
       free,
       backup,
       replica,
       protection: PROTECTION_RANK[row.protection.state],
     },
   };
+}
+
+function compare(x: string | number, y: string | number): number {
+  return x === y ? 0 : x < y ? -1 : 1;
 }
 
 /** Sorted once per sort change; the search then only filters the sorted list. */
@@ -64,10 +77,8 @@ export function useSortedRows(rows: VolumeRow[], sort: Sort): Keyed[] {
     const out = all.slice();
     const k = sort.key;
     out.sort((a, b) => {
-      const x = a.keys[k];
-      const y = b.keys[k];
-      let c = typeof x === "number" && typeof y === "number" ? (x === y ? 0 : x < y ? -1 : 1) : collator.compare(String(x), String(y));
-      if (c === 0 && k !== "name") c = collator.compare(a.row.name, b.row.name);
+      let c = compare(a.keys[k], b.keys[k]);
+      if (c === 0 && k !== "name") c = compare(a.keys.name, b.keys.name);
       return sort.desc ? -c : c;
     });
     return out;
@@ -79,7 +90,7 @@ export function filterByName(sorted: Keyed[], search: string): Keyed[] {
   return needle ? sorted.filter((r) => r.name.includes(needle)) : sorted;
 }
 
-export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; onSort: (s: Sort) => void; now: number; stale?: boolean }) {
+export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; onSort: (s: Sort) => void; now: number }) {
   const scroller = useRef<HTMLDivElement>(null);
   // TanStack Virtual keeps its state outside React; the compiler is told not to memoise around it.
   // eslint-disable-next-line react-hooks/incompatible-library
@@ -87,6 +98,8 @@ export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; o
     count: props.rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW,
+    // A volume keeps its row element across keystrokes and sorts, so the memoised row is reused.
+    getItemKey: (i) => props.rows[i]?.row.volume_id ?? i,
     paddingStart: HEAD,
     overscan: 8,
   });
@@ -95,22 +108,6 @@ export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; o
   const last = items[items.length - 1];
   const top = first ? first.start - HEAD : 0;
   const bottom = last ? virtual.getTotalSize() - last.end : 0;
-
-  const header = (c: (typeof COLUMNS)[number]) => {
-    const active = props.sort.key === c.key;
-    const Icon = !active ? IconArrowsSort : props.sort.desc ? IconSortDescending : IconSortAscending;
-    return (
-      <Table.Th key={c.key} w={c.width} h={HEAD} style={{ whiteSpace: "nowrap" }} aria-sort={active ? (props.sort.desc ? "descending" : "ascending") : "none"}>
-        <UnstyledButton
-          onClick={() => props.onSort({ key: c.key, desc: active ? !props.sort.desc : false })}
-          aria-label={`Sort by ${c.label}`}
-          style={{ display: "inline-flex", alignItems: "center", gap: 4, fontWeight: 600, fontSize: "var(--mantine-font-size-sm)" }}
-        >
-          {c.label} <Icon size={14} aria-hidden />
-        </UnstyledButton>
-      </Table.Th>
-    );
-  };
 
   return (
     <div
@@ -123,7 +120,6 @@ export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; o
         overflow: "auto",
         border: "1px solid var(--mantine-color-default-border)",
         borderRadius: "var(--mantine-radius-md)",
-        opacity: props.stale ? 0.7 : 1,
       }}
     >
       <Table
@@ -134,9 +130,7 @@ export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; o
         aria-rowcount={props.total + 1}
         style={{ tableLayout: "fixed", minWidth: 940 }}
       >
-        <Table.Thead style={{ zIndex: 2, boxShadow: "0 1px 0 var(--mantine-color-default-border)" }}>
-          <Table.Tr aria-rowindex={1}>{COLUMNS.map(header)}</Table.Tr>
-        </Table.Thead>
+        <Head sort={props.sort} onSort={props.onSort} />
         <Table.Tbody>
           {top > 0 && (
             <tr aria-hidden style={{ height: top }}>
@@ -158,43 +152,83 @@ export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; o
   );
 }
 
-const cell = { height: ROW, overflow: "hidden", whiteSpace: "nowrap", textOverflow: "ellipsis" } as const;
+/** The sortable column headers: memoised, a keystroke does not change them. */
+const Head = memo(function Head(props: { sort: Sort; onSort: (s: Sort) => void }) {
+  const header = (c: (typeof COLUMNS)[number]) => {
+    const active = props.sort.key === c.key;
+    const Icon = !active ? IconArrowsSort : props.sort.desc ? IconSortDescending : IconSortAscending;
+    return (
+      <Table.Th key={c.key} w={c.width} h={HEAD} style={{ whiteSpace: "nowrap" }} aria-sort={active ? (props.sort.desc ? "descending" : "ascending") : "none"}>
+        <UnstyledButton
+          onClick={() => props.onSort({ key: c.key, desc: active ? !props.sort.desc : false })}
+          aria-label={`Sort by ${c.label}`}
+          style={{ display: "inline-flex", alignItems: "center", gap: 4, fontWeight: 600, fontSize: "var(--mantine-font-size-sm)" }}
+        >
+          {c.label} <Icon size={14} aria-hidden />
+        </UnstyledButton>
+      </Table.Th>
+    );
+  };
+  return (
+    <Table.Thead style={{ zIndex: 2, boxShadow: "0 1px 0 var(--mantine-color-default-border)" }}>
+      <Table.Tr aria-rowindex={1}>{COLUMNS.map(header)}</Table.Tr>
+    </Table.Thead>
+  );
+});
 
-/** Two lines: what to read first, then its detail in a smaller, dimmed line (full text on hover). */
-function Two(props: { main: ReactNode; sub?: string | null; subColor?: string; title?: string }) {
+/** Two lines: what to read first, then its detail in a smaller line (full text on hover). */
+function Two(props: { main: ReactNode; sub?: string | null; subTone?: "warn"; title?: string }) {
   return (
     <>
-      <Text size="sm" truncate="end" title={props.title}>
+      <div className="vt-main" title={props.title}>
         {props.main}
-      </Text>
+      </div>
       {props.sub && (
-        <Text size="xs" c={props.subColor ?? "dimmed"} truncate="end" title={props.sub}>
+        <div className={props.subTone === "warn" ? "vt-sub vt-warn" : "vt-sub"} title={props.sub}>
           {props.sub}
-        </Text>
+        </div>
       )}
     </>
   );
 }
 
-function Row(props: { row: VolumeRow; index: number; now: number }) {
+function Tag(props: { color: string; outline?: boolean; title?: string; children: ReactNode }) {
+  const c = props.color;
+  const style = props.outline
+    ? { color: `var(--mantine-color-${c}-outline)`, border: `1px solid var(--mantine-color-${c}-outline)` }
+    : { color: `var(--mantine-color-${c}-light-color)`, background: `var(--mantine-color-${c}-light)` };
+  return (
+    <span className="vt-tag" style={style} title={props.title}>
+      {props.children}
+    </span>
+  );
+}
+
+/**
+ * One volume. Plain elements styled by VolumeTable.css rather than Mantine components: a
+ * keystroke in the search brings about two dozen new rows into view, and at some thirty Mantine
+ * components a row (each resolving its theme props and styles) that alone took about 20 ms per
+ * key on the benchmark's machine. Memoised, so rows that stay in view are not rendered again.
+ */
+const Row = memo(function Row(props: { row: VolumeRow; index: number; now: number }) {
   const r = props.row;
   const protection = PROTECTION[r.protection.state];
   const free = r.free_space;
   return (
-    <Table.Tr data-testid="volume-row" data-volume={r.name} aria-rowindex={props.index + 2} style={{ height: ROW }}>
-      <Table.Td style={cell}>
+    <tr className="vt-row" data-testid="volume-row" data-volume={r.name} aria-rowindex={props.index + 2}>
+      <td>
         <Two main={<b>{r.name}</b>} title={r.name} sub={`${KIND[r.kind]} · ${r.frame_account}`} />
-      </Table.Td>
-      <Table.Td style={cell}>
+      </td>
+      <td>
         <Two main={r.owner ?? "—"} title={r.owner ?? undefined} sub={r.location} />
-      </Table.Td>
-      <Table.Td style={cell}>
-        <Text size="sm">{bytes(r.size_bytes)}</Text>
-      </Table.Td>
-      <Table.Td style={cell}>
+      </td>
+      <td>
+        <div className="vt-main">{bytes(r.size_bytes)}</div>
+      </td>
+      <td>
         <Two main={desktop(r)} sub={r.desktop_state ? power(r) : null} />
-      </Table.Td>
-      <Table.Td style={cell} data-testid="free-space">
+      </td>
+      <td data-testid="free-space">
         {free?.state === "known" ? (
           <Two
             main={`${bytes(free.free_bytes)} free`}
@@ -202,44 +236,44 @@ function Row(props: { row: VolumeRow; index: number; now: number }) {
             sub={r.size_bytes && free.free_bytes !== null ? `${Math.round((free.free_bytes / r.size_bytes) * 100)}% of ${bytes(r.size_bytes)}` : null}
           />
         ) : free?.state === "unknown" ? (
-          <Two main="Unknown" sub={free.why} subColor="orange" />
+          <Two main="Unknown" sub={free.why} subTone="warn" />
         ) : (
           <Two main="Not read" />
         )}
-      </Table.Td>
-      <Table.Td style={cell}>
+      </td>
+      <td>
         {r.last_backup ? (
           <Two main={ago(ageAt(r.last_backup.created_at, props.now))} title={new Date(r.last_backup.created_at).toLocaleString()} sub={r.last_backup.name} />
         ) : r.kind === "template_image" ? (
           <Two main="—" />
         ) : (
-          <Two main={<Text span size="sm" c="red">Never</Text>} sub="no usable backup" />
+          <Two main={<span className="vt-bad">Never</span>} sub="no usable backup" />
         )}
-      </Table.Td>
-      <Table.Td style={cell}>
+      </td>
+      <td>
         <Replica row={r} now={props.now} />
-      </Table.Td>
-      <Table.Td style={cell}>
-        <Stack gap={4} align="flex-start">
-          <Badge size="sm" variant="light" color={protection.color} tt="none" title={r.protection.reason ?? undefined}>
+      </td>
+      <td>
+        <div className="vt-tags">
+          <Tag color={protection.color} title={r.protection.reason ?? undefined}>
             {protection.label}
-          </Badge>
+          </Tag>
           {r.autogrow.pending ? (
-            <Badge size="sm" variant="light" color="orange" tt="none" title={r.autogrow.pending.why}>
+            <Tag color="orange" title={r.autogrow.pending.why}>
               Grow pending
-            </Badge>
+            </Tag>
           ) : (
             r.autogrow.enabled && (
-              <Badge size="sm" variant="outline" color="blue" tt="none" title="Autogrow is on for this volume">
+              <Tag color="blue" outline title="Autogrow is on for this volume">
                 Autogrow
-              </Badge>
+              </Tag>
             )
           )}
-        </Stack>
-      </Table.Td>
-    </Table.Tr>
+        </div>
+      </td>
+    </tr>
   );
-}
+});
 
 function desktop(r: VolumeRow): string {
   const d = r.desktop_state;
@@ -255,16 +289,18 @@ function power(r: VolumeRow): string {
 
 function Replica(props: { row: VolumeRow; now: number }) {
   const x = props.row.replica;
-  if (!x) return <Two main={<Text span size="sm" c="dimmed">None</Text>} />;
+  if (!x) return <Two main={<span className="vt-dim">None</span>} />;
   if (x.state === "replicating") {
     const pct = Math.round(x.percent ?? 0);
     return (
       <>
-        <Text size="sm">Replicating {pct}%</Text>
-        <Progress value={pct} size="xs" mt={4} aria-label={`Replica of ${props.row.name}: ${pct}% copied`} />
+        <div className="vt-main">Replicating {pct}%</div>
+        <div className="vt-bar" role="progressbar" aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100} aria-label={`Replica of ${props.row.name}: ${pct}% copied`}>
+          <div style={{ width: `${pct}%` }} />
+        </div>
       </>
     );
   }
-  if (x.state === "failed") return <Two main={<Text span size="sm" c="red">Failed</Text>} sub={ago(ageAt(x.created_at, props.now))} />;
+  if (x.state === "failed") return <Two main={<span className="vt-bad">Failed</span>} sub={ago(ageAt(x.created_at, props.now))} />;
   return <Two main={REPLICA[x.state]} sub={ago(ageAt(x.created_at, props.now))} />;
 }

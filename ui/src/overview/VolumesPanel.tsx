@@ -4,7 +4,7 @@
 
 import { Alert, Group, Loader, Stack, Text, TextInput } from "@mantine/core";
 import { IconDatabaseOff, IconInfoCircle, IconSearch } from "@tabler/icons-react";
-import { useCallback, useDeferredValue, useEffect, useMemo, useState } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 
 import { commands, type ApiError, type VolumeOverview } from "../bindings";
 import { EmptyState } from "../components/EmptyState";
@@ -26,8 +26,24 @@ export type OverviewState = {
   refresh: (frames: string[]) => Promise<void>;
 };
 
+/** The last overview read, for one account and Frame account. */
+type Remembered = { key: string; overview: VolumeOverview; at: number };
+
+// The window remembers the last answer so that coming back to the Volumes page shows its rows at
+// once (15,000 rows take about 0.3 s to read and parse) while a fresh answer is read: the
+// "Updating" loader says so, and the ages stay measured from when the engine read the rows. Only
+// one answer is kept (a large account's weighs a few megabytes). Without the provider (component
+// tests) nothing is remembered.
+const OverviewMemory = createContext<{ last: Remembered | null } | null>(null);
+
+export function OverviewMemoryProvider(props: { children: ReactNode }) {
+  const [memory] = useState<{ last: Remembered | null }>(() => ({ last: null }));
+  return <OverviewMemory.Provider value={memory}>{props.children}</OverviewMemory.Provider>;
+}
+
 /** `frame`: null while the Frame account is not decided yet (nothing is read), "" for all of them. */
 export function useVolumeOverview(accountId: string | null, frame: string | null): OverviewState {
+  const memory = useContext(OverviewMemory);
   // The last answer: `req` names the request (account, Frame account, generation) it answers, so
   // that loading is "the answer is not for the current request" and no effect sets state up front.
   const [result, setResult] = useState<{ req: string; key: string; overview: VolumeOverview | null; error: ApiError | null; at: number }>({
@@ -54,13 +70,17 @@ export function useVolumeOverview(accountId: string | null, frame: string | null
       .then((out) => {
         if (!live) return;
         // Ages are measured from when the engine read the rows, not from when the answer arrived.
-        if (out.status === "ok") setResult({ req, key, overview: out.data, error: null, at: Date.parse(out.data.at) });
+        if (out.status === "ok") {
+          const at = Date.parse(out.data.at);
+          if (memory) memory.last = { key, overview: out.data, at };
+          setResult({ req, key, overview: out.data, error: null, at });
+        }
         else setResult((prev) => ({ ...prev, req, error: out.error }));
       });
     return () => {
       live = false;
     };
-  }, [accountId, frame, req, key]);
+  }, [accountId, frame, req, key, memory]);
 
   const refresh = useCallback(
     async (frames: string[]) => {
@@ -82,20 +102,24 @@ export function useVolumeOverview(accountId: string | null, frame: string | null
   );
 
   // Another account's or Frame account's rows are never shown under this one's name.
-  const current = result.key === key ? result.overview : null;
+  const remembered = memory?.last?.key === key ? memory.last : null;
+  const answered = result.key === key && result.overview !== null;
+  const current = answered ? result.overview : (remembered?.overview ?? null);
+  const at = answered ? result.at : (remembered?.at ?? 0);
   const loading = enabled && result.req !== req;
   const error = result.req === req ? result.error : null;
-  return { data: current, at: result.at, loading, error, refreshing, discoverError, reload, refresh };
+  return { data: current, at, loading, error, refreshing, discoverError, reload, refresh };
 }
 
 export function VolumesPanel(props: { state: OverviewState; accountName: string }) {
   const { data, at, loading, error, discoverError } = props.state;
   const [search, setSearch] = useState("");
   const [sort, setSort] = useState<Sort>({ key: "name", desc: false });
-  // Typing stays immediate; the filter of 5,000 rows follows at the next idle frame.
-  const deferred = useDeferredValue(search);
+  // Filtered in the keystroke's own render, not deferred: a substring test over 15,000 lowercased
+  // names takes about a millisecond, and a deferred render paints the window twice per key (the
+  // character, then the rows), which costs more than the filter on a CPU-drawn window.
   const sorted = useSortedRows(data?.rows ?? EMPTY, sort);
-  const shown = useMemo(() => filterByName(sorted, deferred), [sorted, deferred]);
+  const shown = useMemo(() => filterByName(sorted, search), [sorted, search]);
   const total = data?.rows.length ?? 0;
 
   return (
@@ -129,16 +153,16 @@ export function VolumesPanel(props: { state: OverviewState; accountName: string 
               w={360}
             />
             <Group gap="xs">
-              {(loading || search !== deferred) && <Loader size="xs" aria-label="Updating" />}
+              {loading && <Loader size="xs" aria-label="Updating" />}
               <Text size="sm" c="dimmed" data-testid="volume-count" aria-live="polite">
                 {shown.length === total ? `${total.toLocaleString()} volumes` : `${shown.length.toLocaleString()} of ${total.toLocaleString()} volumes`}
               </Text>
             </Group>
           </Group>
-          <VolumeTable rows={shown} total={total} sort={sort} onSort={setSort} now={at} stale={search !== deferred} />
+          <VolumeTable rows={shown} total={total} sort={sort} onSort={setSort} now={at} />
           {shown.length === 0 && (
             <Text size="sm" c="dimmed" ta="center">
-              No volume name contains “{deferred.trim()}”.
+              No volume name contains “{search.trim()}”.
             </Text>
           )}
         </>

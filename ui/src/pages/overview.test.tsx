@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import type { CloudAccount } from "../bindings";
 import { VolumeBrowser } from "../components/VolumeBrowser";
+import { OverviewMemoryProvider } from "../overview/VolumesPanel";
 import { theme } from "../theme";
 import { INFO, recordingEngine } from "../wizards/testEngine";
 import { DashboardPage } from "./Dashboard";
@@ -116,6 +117,33 @@ describe("the Volumes table", () => {
     expect(engine.of("discover_resources")).toHaveLength(0);
   });
 
+  it("shows the last rows at once when the page is visited again, while the fresh ones are read", async () => {
+    let answer: (v: unknown) => void = () => {};
+    let calls = 0;
+    const engine = recordingEngine(
+      {
+        volume_overview: () => {
+          calls += 1;
+          return calls === 1 ? overview(many.slice(0, 50)) : new Promise((resolve) => (answer = resolve));
+        },
+      },
+      { dr_configs: () => [DR] },
+    );
+    const page = (shown: boolean) => <OverviewMemoryProvider>{shown ? <VolumeBrowser accounts={ACCOUNTS} /> : <p>elsewhere</p>}</OverviewMemoryProvider>;
+    const view = wrap(page(true));
+    await screen.findAllByTestId("volume-row");
+    view.rerender(<MantineProvider theme={theme}>{page(false)}</MantineProvider>);
+    expect(screen.queryAllByTestId("volume-row")).toHaveLength(0);
+    view.rerender(<MantineProvider theme={theme}>{page(true)}</MantineProvider>);
+    // The second read has not answered: the remembered rows are shown, marked as being updated.
+    await waitFor(() => expect(engine.of("volume_overview")).toHaveLength(2));
+    expect(screen.getByTestId("volume-count").textContent).toBe("50 volumes");
+    expect(screen.getByLabelText("Updating")).toBeTruthy();
+    await act(async () => answer(overview(many.slice(0, 60))));
+    await waitFor(() => expect(screen.getByTestId("volume-count").textContent).toBe("60 volumes"));
+    expect(screen.queryByLabelText("Updating")).toBeNull();
+  });
+
   it("narrows the rows by name as one types, without asking the engine", async () => {
     const engine = recordingEngine({ volume_overview: () => overview(many) }, { dr_configs: () => [DR] });
     wrap(<VolumeBrowser accounts={ACCOUNTS} />);
@@ -154,6 +182,17 @@ describe("the Volumes table", () => {
     expect(names()[0]).toBe(nameOf(0));
     fireEvent.click(screen.getByRole("button", { name: "Sort by Name" }));
     expect(names()[0]).toBe(nameOf(299));
+  });
+
+  it("sorts names as people read numbers and ignores case", async () => {
+    const rows = ["desk-10", "Desk-3", "desk-2", "desk-1b", "desk-1a"].map((name, i) => ({ ...row(i), name, owner: `u${i + 6}@acme.test` }));
+    recordingEngine({ volume_overview: () => overview(rows) }, { dr_configs: () => [DR] });
+    wrap(<VolumeBrowser accounts={ACCOUNTS} />);
+    await screen.findAllByTestId("volume-row");
+    expect(names()).toEqual(["desk-1a", "desk-1b", "desk-2", "Desk-3", "desk-10"]);
+    fireEvent.click(screen.getByRole("button", { name: "Sort by Owner" }));
+    // u6 .. u10 in numeric order (a plain string order would put u10 first).
+    expect(names()).toEqual(["desk-10", "Desk-3", "desk-2", "desk-1b", "desk-1a"]);
   });
 
   it("says why free space is unknown, and shows a replica being copied", async () => {
