@@ -375,3 +375,85 @@ async fn a_clone_waits_for_the_protection_domain_turn_a_backup_holds() {
     assert_eq!(out.cloned.len(), 1);
     assert_eq!(pd_snapshots(&w).await, before + 1);
 }
+
+/// A clone killed after asking Prism for its snapshot, while the cluster has not taken it yet
+/// (the request pending as an out-of-band schedule), resumes by waiting for that request: one
+/// snapshot, not two.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_clone_waits_for_the_snapshot_its_first_attempt_asked_for() {
+    let (w, source, dest) = world().await;
+    let picked = idle_running(&w, &source, &dest, 1).await;
+    let pd = standby_core::providers::prism::setup::protection_domain_name(FRAME);
+    let prism = w.prism("primary");
+    let before = pd_snapshots(&w).await;
+    // 600 simulated seconds before a requested snapshot exists: 3 s at the lab's speed.
+    w.control(
+        reqwest::Method::PUT,
+        "prism/ahv-primary/settings",
+        Some(json!({"oob_snapshot_delay_secs": 600})),
+    )
+    .await;
+    let limits = standby_core::limits::Limits::default();
+    let report = w.report();
+    // Boxed, so that dropping it ends it (a `pin!`ned future lives to the end of the scope).
+    let mut first = Box::pin(clone::run(
+        &report,
+        w.store.as_ref(),
+        &NoProgress,
+        &limits,
+        request(&[&picked[0]]),
+        CancelFlag::new(),
+    ));
+    // The first attempt runs until its request is pending, then dies as a killed process does:
+    // its future is dropped with the job left running in the catalog.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            out = &mut first => panic!("the clone ended before its snapshot existed: {out:?}"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+        }
+        if !prism.oob_schedules(&pd).await.unwrap().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no snapshot request");
+    }
+    drop(first);
+    assert_eq!(
+        pd_snapshots(&w).await,
+        before,
+        "the snapshot is still pending"
+    );
+    let job = w
+        .catalog
+        .lock()
+        .unfinished_jobs()
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == "clone")
+        .expect("the killed clone's job is unfinished");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        clone::resume(
+            &report,
+            w.store.as_ref(),
+            &NoProgress,
+            &limits,
+            &job,
+            CancelFlag::new(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        let steps = w.catalog.lock().job_steps(&job.id);
+        panic!("the resumed clone did not end within 120 s; steps: {steps:?}")
+    })
+    .unwrap();
+    assert_eq!(out.cloned.len(), 1);
+    // Whatever else the cluster had to do, no second request was made.
+    assert!(prism.oob_schedules(&pd).await.unwrap().is_empty());
+    assert_eq!(
+        pd_snapshots(&w).await,
+        before + 1,
+        "one snapshot for the clone, its first attempt's"
+    );
+}

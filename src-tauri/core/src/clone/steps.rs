@@ -1,6 +1,6 @@
 //! The body of a `clone` job. Every step is idempotent: power changes read the VM first, the
-//! snapshot step adopts the out-of-band snapshot a first attempt took (the ids seen before are
-//! journaled), the replica is recognised by its snapshot uuid, and a clone is found by its name
+//! snapshot step adopts the out-of-band snapshot a first attempt took, or its request still
+//! pending on the cluster (the snapshot and schedule ids seen before are journaled), the replica is recognised by its snapshot uuid, and a clone is found by its name
 //! before it is restored.
 
 use std::collections::BTreeMap;
@@ -165,7 +165,25 @@ pub(super) async fn steps(ctx: &JobContext<'_>, env: &Env<'_>) -> Result<Done, J
                 .collect())
         })
         .await?;
-    let taken = match ctx.step("snapshot", || snapshot(ctx, env, &seen)).await {
+    // The out-of-band requests already pending, journaled with the snapshots before ours: a
+    // first attempt killed after asking finds its own request (pending, or by then a snapshot)
+    // as the one new since, and waits for it instead of asking again.
+    let pending: Vec<i64> = ctx
+        .step("schedules_seen", || async {
+            Ok(env
+                .src
+                .oob_schedules(&p.protection_domain)
+                .await
+                .map_err(op)?
+                .into_iter()
+                .filter_map(|s| s.schedule_id)
+                .collect())
+        })
+        .await?;
+    let taken = match ctx
+        .step("snapshot", || snapshot(ctx, env, &seen, &pending))
+        .await
+    {
         Ok(t) => t,
         Err(e) => return Err(undo_power(env, &copied, &power, e).await),
     };
@@ -390,7 +408,12 @@ async fn quiesce(
     }
 }
 
-async fn snapshot(ctx: &JobContext<'_>, env: &Env<'_>, seen: &[String]) -> Result<Taken, JobError> {
+async fn snapshot(
+    ctx: &JobContext<'_>,
+    env: &Env<'_>,
+    seen: &[String],
+    pending_before: &[i64],
+) -> Result<Taken, JobError> {
     let pd = &env.plan.protection_domain;
     let site = env.plan.remote_site.clone().ok_or_else(|| {
         failed(
@@ -408,7 +431,20 @@ async fn snapshot(ctx: &JobContext<'_>, env: &Env<'_>, seen: &[String]) -> Resul
         })
     };
     let mut snap = fresh(env.src.snapshots(pd, &[]).await.map_err(op)?);
+    // Or its request, still pending on the cluster (Prism snapshots "a moment" after the call).
+    let mut schedule = None;
     if snap.is_none() {
+        schedule = env
+            .src
+            .oob_schedules(pd)
+            .await
+            .map_err(op)?
+            .into_iter()
+            .filter(|o| o.remote_site_names.is_empty() || o.remote_site_names.contains(&site))
+            .filter_map(|o| o.schedule_id)
+            .find(|id| !pending_before.contains(id));
+    }
+    if snap.is_none() && schedule.is_none() {
         let taken = env
             .src
             .take_snapshot(
@@ -419,26 +455,27 @@ async fn snapshot(ctx: &JobContext<'_>, env: &Env<'_>, seen: &[String]) -> Resul
             .await
             .map_err(op)?;
         snap = taken.snapshot;
-        let mut delay = Duration::from_millis(200);
-        for _ in 0..60 {
-            if snap.is_some() {
-                break;
-            }
-            if !env.cancel.sleep(delay).await {
-                return Err(JobError::Cancelled);
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-            snap = match taken.schedule_id {
-                Some(id) => env
-                    .src
-                    .snapshots(pd, &[id])
-                    .await
-                    .map_err(op)?
-                    .into_iter()
-                    .next(),
-                None => fresh(env.src.snapshots(pd, &[]).await.map_err(op)?),
-            };
+        schedule = taken.schedule_id;
+    }
+    let mut delay = Duration::from_millis(200);
+    for _ in 0..60 {
+        if snap.is_some() {
+            break;
         }
+        if !env.cancel.sleep(delay).await {
+            return Err(JobError::Cancelled);
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+        snap = match schedule {
+            Some(id) => env
+                .src
+                .snapshots(pd, &[id])
+                .await
+                .map_err(op)?
+                .into_iter()
+                .next(),
+            None => fresh(env.src.snapshots(pd, &[]).await.map_err(op)?),
+        };
     }
     let s = snap.ok_or_else(|| {
         failed(

@@ -104,6 +104,7 @@ fn render_settings(c: &Cluster) -> Value {
         "link_latency_usecs": c.settings.link_latency_usecs,
         "api_latency_ms": c.settings.api_latency_ms,
         "restore_answer": c.settings.restore_answer,
+        "oob_snapshot_delay_secs": c.settings.oob_snapshot_delay_secs,
         "task_faults": c.settings.task_faults,
     })
 }
@@ -120,6 +121,7 @@ struct SettingsPatch {
     link_latency_usecs: Option<u64>,
     api_latency_ms: Option<u64>,
     restore_answer: Option<RestoreAnswer>,
+    oob_snapshot_delay_secs: Option<u64>,
 }
 
 async fn put_settings(
@@ -145,6 +147,9 @@ async fn put_settings(
         }
         if let Some(r) = p.restore_answer {
             c.settings.restore_answer = r;
+        }
+        if let Some(d) = p.oob_snapshot_delay_secs {
+            c.settings.oob_snapshot_delay_secs = d;
         }
         Ok(Json(render_settings(c)))
     })

@@ -51,6 +51,11 @@ pub struct Settings {
     /// Added (real time) before every API answer of this cluster.
     pub api_latency_ms: u64,
     pub restore_answer: RestoreAnswer,
+    /// Simulated seconds between an out-of-band snapshot request without a start time and its
+    /// snapshot (0: at once). A real cluster takes a moment: a client that lost the request's
+    /// answer meanwhile finds the schedule pending, not yet a snapshot.
+    #[serde(default)]
+    pub oob_snapshot_delay_secs: u64,
     /// Task kind (e.g. `set_power_state`) to the failures still to inject into the next tasks of it.
     pub task_faults: BTreeMap<String, TaskFault>,
 }
@@ -63,6 +68,7 @@ impl Default for Settings {
             link_latency_usecs: 420,
             api_latency_ms: 0,
             restore_answer: RestoreAnswer::Task,
+            oob_snapshot_delay_secs: 0,
             task_faults: BTreeMap::new(),
         }
     }

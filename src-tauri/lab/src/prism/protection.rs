@@ -574,8 +574,9 @@ pub fn add_oob(
             "snapshot_retention_time_secs must be positive",
         ));
     }
+    let delay = cl.settings.oob_snapshot_delay_secs as i64 * USECS;
     let start = body::opt_i64(m, "schedule_start_time_usecs")?
-        .unwrap_or(now)
+        .unwrap_or(now + delay)
         .max(now);
     let app = body::opt_bool(m, "app_consistent")?.unwrap_or(false);
     let cl = &mut st.clusters[me];
