@@ -4,7 +4,6 @@
 mod cli;
 mod commands;
 pub mod lab;
-mod rendering;
 mod scheduling;
 mod state;
 mod tray;
@@ -25,8 +24,6 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), specta_typescript::
 }
 
 pub fn run() -> std::process::ExitCode {
-    // First, while this process has one thread: WebKit reads it when the window starts.
-    let compositing = rendering::apply();
     let args = cli::Args::parse();
     let paths = match standby_core::paths::DataPaths::resolve(args.data_dir.as_deref()) {
         Ok(p) => p,
@@ -42,7 +39,7 @@ pub fn run() -> std::process::ExitCode {
             None
         }
     };
-    tracing::info!(data_dir = %paths.data_dir.display(), version = env!("CARGO_PKG_VERSION"), ?compositing, "starting");
+    tracing::info!(data_dir = %paths.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "starting");
     // One context for both windows: the macro embeds the UI's files, twice if called twice.
     let context = tauri::generate_context!("../tauri.conf.json");
     if args.blank_window {
