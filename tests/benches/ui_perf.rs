@@ -21,6 +21,8 @@
 //!  cargo bench -p standby-tests --bench ui_perf`
 //! after `cargo build --release -p standby`.
 //! `STANDBY_APP_BIN` picks another build of the app (default: `target/release/standby`).
+//! `STANDBY_UI_PERF_ONLY=timeline` measures the timeline only (both seeds; no Volumes page,
+//! search, memory or blank window), to iterate on it faster.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -75,6 +77,20 @@ async fn bench() -> anyhow::Result<()> {
     let app = app_binary()?;
     let load_before = load_average();
     eprintln!("ui_perf: app {}; load average {load_before}", app.display());
+    if only_timeline() {
+        let large = measure_app(
+            &app,
+            "large",
+            SeedSize::Large,
+            Some(LARGE_VOLUMES),
+            LARGE_ROWS_PER_VOLUME,
+        )
+        .await?;
+        let small =
+            measure_app(&app, "small", SeedSize::Small, None, SMALL_ROWS_PER_VOLUME).await?;
+        report_timeline(&large, &small, &load_before, &load_average());
+        return Ok(());
+    }
 
     let large = measure_app(
         &app,
@@ -104,6 +120,11 @@ fn app_binary() -> anyhow::Result<PathBuf> {
             path.display()
         )
     })
+}
+
+/// `STANDBY_UI_PERF_ONLY=timeline`: the timeline's measures only.
+fn only_timeline() -> bool {
+    std::env::var("STANDBY_UI_PERF_ONLY").is_ok_and(|v| v == "timeline")
 }
 
 fn load_average() -> String {
@@ -413,7 +434,11 @@ async fn measure_app(
     let driver = Driver::start(&[("STANDBY_DATA_DIR", dir.as_os_str())])?;
     let client = perf::session_with_args(&driver, app, &[], 180).await?;
     let out = drive_app(&client, label, &fx, &dir).await;
-    let _ = client.close().await;
+    if let Err(e) = &out {
+        eprintln!("ui_perf [{label}]: {e:#}");
+    }
+    // Closing the window waits for the page too: a page that stopped painting would hang it.
+    let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
     drop(driver);
     perf::wait_app_gone(&dir).await;
     if let Err(e) = fx.lab.shutdown().await {
@@ -431,6 +456,34 @@ async fn drive_app(
     wait_for_heading(client, "Dashboard").await?;
     // Let the dashboard's own reads finish: the first visit should time the Volumes page only.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    if only_timeline() {
+        click(client, "nav [data-nav='volumes']").await?;
+        wait_for_heading(client, "Volumes").await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (timeline_open_ms, idle_frames, timeline) = measure_timeline(client, label).await?;
+        return Ok(AppFigures {
+            label,
+            discovered: fx.discovered,
+            volumes_with_backups: fx.volumes_with_backups,
+            backups: fx.backups,
+            first_render_cold_ms: f64::NAN,
+            first_render_warm_ms: Vec::new(),
+            keys: Vec::new(),
+            timeline_open_ms,
+            volumes_idle: perf::Idle {
+                deltas: Vec::new(),
+                animations: Vec::new(),
+                canvas_clears: 0,
+                mutations: 0,
+                mutation_samples: Vec::new(),
+            },
+            volumes_repaint: Vec::new(),
+            volumes_text_change: Vec::new(),
+            idle_frames,
+            timeline,
+            memory: Vec::new(),
+        });
+    }
 
     // ---- Time to first render of the Volumes page: the first visit, then warm visits ----
     let cold = perf::volumes_first_render_ms(client).await?;
@@ -481,27 +534,7 @@ async fn drive_app(
         quantile(&commits, 0.5)
     );
 
-    // ---- The timeline of the whole account ----
-    let tab = "[data-tab='timeline']";
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(tab))
-        .await
-        .context("the Volumes page has no Timeline tab ([data-tab='timeline'])")?;
-    let timeline_open_ms = timeline_open(client).await?;
-    // The whole chart on screen, as an administrator looking at it has it.
-    client
-        .execute(
-            "document.querySelector(\"[data-testid='timeline-chart']\").scrollIntoView({ block: 'center' }); return true;",
-            vec![],
-        )
-        .await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    save_screenshot(client, &format!("ui-perf-{label}-timeline")).await?;
-    let idle = perf::idle_frames(client, 1_000).await?;
-    let timeline = perf::timeline_frames(client, TIMELINE_MS).await?;
-    save_screenshot(client, &format!("ui-perf-{label}-timeline-after")).await?;
+    let (timeline_open_ms, idle, timeline) = measure_timeline(client, label).await?;
 
     // ---- Memory, with the Volumes table and the timeline both shown in this session ----
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -523,6 +556,62 @@ async fn drive_app(
         timeline,
         memory,
     })
+}
+
+/// The timeline of the whole account, from the Volumes page: the tab's click to the chart
+/// painted, a second of frames while nothing is done, then the zoom and pan.
+async fn measure_timeline(
+    client: &Client,
+    label: &str,
+) -> anyhow::Result<(f64, perf::Idle, perf::Frames)> {
+    let tab = "[data-tab='timeline']";
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(tab))
+        .await
+        .context("the Volumes page has no Timeline tab ([data-tab='timeline'])")?;
+    let timeline_open_ms = timeline_open(client).await?;
+    // The whole chart on screen, as an administrator looking at it has it.
+    client
+        .execute(
+            "document.querySelector(\"[data-testid='timeline-chart']\").scrollIntoView({ block: 'center' }); return true;",
+            vec![],
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    save_screenshot(client, &format!("ui-perf-{label}-timeline")).await?;
+    let idle = tokio::time::timeout(Duration::from_secs(30), perf::idle_frames(client, 1_000))
+        .await
+        .with_context(|| format!("[{label}] the idle timeline painted no frame for 30 s"))??;
+    // A page that stops answering fails the run instead of hanging it.
+    let timeline = tokio::time::timeout(
+        Duration::from_millis(TIMELINE_MS + 60_000),
+        perf::timeline_frames(client, TIMELINE_MS),
+    )
+    .await
+    .with_context(|| {
+        format!("[{label}] the timeline's zoom and pan got no answer from the page")
+    })??;
+    eprintln!(
+        "ui_perf [{label}]: timeline painted in {timeline_open_ms:.0} ms; idle frame median {:.1} ms; zoom and pan: {} actions, {} frames, frame median {:.1} ms, p95 {:.1} ms, script per action median {:.1} ms",
+        quantile(&idle.deltas, 0.5),
+        timeline.actions,
+        timeline.deltas.len(),
+        quantile(&timeline.deltas, 0.5),
+        quantile(&timeline.deltas, 0.95),
+        quantile(&timeline.action_ms, 0.5)
+    );
+    // WebDriver's screenshot waits for a frame: a page that stopped painting would hang it.
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        save_screenshot(client, &format!("ui-perf-{label}-timeline-after")),
+    )
+    .await
+    .with_context(|| {
+        format!("[{label}] after the zoom and pan, the page painted no frame for 30 s (the screenshot got none)")
+    })??;
+    Ok((timeline_open_ms, idle, timeline))
 }
 
 /// Clicks the Timeline tab from inside the page and answers the milliseconds until the chart's
@@ -590,6 +679,63 @@ fn describe(m: &[ProcessMemory]) -> String {
         .map(|p| format!("{} {:.0}", p.name, p.pss_kib as f64 / 1024.0))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One figure of a seed's measures.
+type Figure = fn(&AppFigures) -> f64;
+
+/// The timeline's rows of the report (`STANDBY_UI_PERF_ONLY=timeline`).
+fn report_timeline(large: &AppFigures, small: &AppFigures, load_before: &str, load_after: &str) {
+    println!();
+    println!(
+        "Timeline benchmark ({}), load average before/after: {load_before} / {load_after}",
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    for f in [large, small] {
+        println!(
+            "{}: {} backups on {} volumes; {} timeline actions, {} frames ({})",
+            f.label,
+            f.backups,
+            f.volumes_with_backups,
+            f.timeline.actions,
+            f.timeline.deltas.len(),
+            f.timeline.visible_text.trim()
+        );
+    }
+    println!("| Measure | Large | Small |");
+    println!("|---|---|---|");
+    let rows: [(&str, Figure); 6] = [
+        ("Timeline tab to chart painted", |f| f.timeline_open_ms),
+        ("Timeline idle frame, median", |f| {
+            quantile(&f.idle_frames.deltas, 0.5)
+        }),
+        ("Timeline zoom and pan: frame median", |f| {
+            quantile(&f.timeline.deltas, 0.5)
+        }),
+        ("Timeline zoom and pan: frame p95", |f| {
+            quantile(&f.timeline.deltas, 0.95)
+        }),
+        ("Timeline zoom and pan: script per action, median", |f| {
+            quantile(&f.timeline.action_ms, 0.5)
+        }),
+        ("Timeline zoom and pan: script per action, p95", |f| {
+            quantile(&f.timeline.action_ms, 0.95)
+        }),
+    ];
+    for (name, g) in rows {
+        println!("| {name} | {:.1} ms | {:.1} ms |", g(large), g(small));
+    }
+    for f in [large, small] {
+        println!(
+            "{}: on the idle timeline ({} frames): running animations {:?}; {} canvas clears; {} DOM mutations {:?}",
+            f.label,
+            f.idle_frames.deltas.len(),
+            f.idle_frames.animations,
+            f.idle_frames.canvas_clears,
+            f.idle_frames.mutations,
+            f.idle_frames.mutation_samples
+        );
+    }
 }
 
 fn report(

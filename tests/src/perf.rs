@@ -225,9 +225,13 @@ pub async fn timeline_frames(client: &Client, ms: u64) -> anyhow::Result<Frames>
         requestAnimationFrame(frame);
         const start = performance.now();
         const actionMs = [];
+        const errors = [];
+        // A stalled page (no timer for 30 s past the end) answers an error instead of hanging.
+        const guard = setTimeout(() => { running = false; clearInterval(tick); done({ err: `the page stopped answering after ${k} actions` }); }, ms + 30000);
         const tick = setInterval(() => {
           const a0 = performance.now();
-          actions[k % actions.length]();
+          // An action that throws is counted and reported, never retried forever.
+          try { actions[k % actions.length](); } catch (e) { errors.push(String(e)); }
           actionMs.push(performance.now() - a0);
           k++;
           if (performance.now() - start >= ms) {
@@ -235,7 +239,9 @@ pub async fn timeline_frames(client: &Client, ms: u64) -> anyhow::Result<Frames>
             // Let the last action's frame be drawn and counted.
             setTimeout(() => {
               running = false;
+              clearTimeout(guard);
               const shown = document.querySelector("[data-testid='timeline-visible']");
+              if (errors.length > 0) { done({ err: `${errors.length} actions threw: ${errors[0]}` }); return; }
               done({ ok: { deltas, actions: k, actionMs, visible: shown ? shown.textContent : "" } });
             }, 200);
           }
@@ -270,6 +276,11 @@ pub struct Idle {
     /// The running animations and transitions (`document.getAnimations()`): each one makes
     /// WebKit paint on every frame.
     pub animations: Vec<String>,
+    /// Canvas redraws meanwhile (`clearRect` calls: ECharts clears a layer before it draws it).
+    pub canvas_clears: u64,
+    /// DOM mutations meanwhile, and the first few of them described.
+    pub mutations: u64,
+    pub mutation_samples: Vec<String>,
 }
 
 /// The gaps between animation frames while nothing is done, for `ms` milliseconds (a still page
@@ -282,18 +293,33 @@ pub async fn idle_frames(client: &Client, ms: u64) -> anyhow::Result<Idle> {
         const [ms, done] = arguments;
         const deltas = [];
         let last = null;
+        // What changes while nothing is done: canvas redraws and DOM mutations.
+        const proto = CanvasRenderingContext2D.prototype;
+        const clearRect = proto.clearRect;
+        let clears = 0;
+        proto.clearRect = function (...a) { clears++; return clearRect.apply(this, a); };
+        let mutations = 0;
+        const samples = [];
+        const name = (n) => n && n.nodeType === 1 ? `${n.tagName.toLowerCase()}${n.getAttribute("data-testid") ? `[${n.getAttribute("data-testid")}]` : ""}${n.className && typeof n.className === "string" ? `.${n.className.split(" ")[0]}` : ""}` : String(n && n.nodeName);
+        const mo = new MutationObserver((list) => {
+          mutations += list.length;
+          for (const m of list) if (samples.length < 5) samples.push(`${m.type} ${m.attributeName || ""} on ${name(m.target)}`);
+        });
+        mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
         const start = performance.now();
         const frame = (t) => {
           if (last !== null) deltas.push(t - last);
           last = t;
           if (t - start < ms) { requestAnimationFrame(frame); return; }
+          proto.clearRect = clearRect;
+          mo.disconnect();
           const describe = (a) => {
             const e = a.effect && a.effect.target;
             const what = e ? (e.getAttribute("aria-label") || e.getAttribute("data-testid") || (e.className && e.className.baseVal === undefined ? e.className : e.tagName)) : "?";
             return `${a.animationName || a.transitionProperty || a.constructor.name} on ${String(what).slice(0, 80)} (${a.playState})`;
           };
           const animations = document.getAnimations ? document.getAnimations().map(describe) : ["document.getAnimations is missing"];
-          done({ ok: { deltas, animations } });
+          done({ ok: { deltas, animations, clears, mutations, samples } });
         };
         requestAnimationFrame(frame);
         "#,
@@ -308,6 +334,16 @@ pub async fn idle_frames(client: &Client, ms: u64) -> anyhow::Result<Idle> {
             .filter_map(Value::as_f64)
             .collect(),
         animations: v["animations"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        canvas_clears: v["clears"].as_u64().unwrap_or(0),
+        mutations: v["mutations"].as_u64().unwrap_or(0),
+        mutation_samples: v["samples"]
             .as_array()
             .map(|a| {
                 a.iter()

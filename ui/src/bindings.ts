@@ -677,6 +677,18 @@ export type BothClusterContainers_Serialize = {
 	secondary: ContainerChoice_Serialize[],
 };
 
+/**  The lane a bucket is drawn in. */
+export type BucketLane = 
+/**  Primary backups, by `created_at`. */
+"primary" | 
+/**  Secondary replicas, by `created_at`. */
+"replica" | 
+/**
+ *  The backups and replicas of the window whose `expires_at` falls in the window, by
+ *  `expires_at`.
+ */
+"expiry";
+
 /**  What the user is shown before trusting a cluster's certificate. */
 export type CertificateInfo = {
 	/**  Lower-case hex SHA-256 of the DER certificate (what gets pinned). */
@@ -2471,6 +2483,32 @@ export type TargetRpo = {
 
 export type Timeline = Timeline_Serialize | Timeline_Deserialize;
 
+/**
+ *  The backups of one lane in one column of the time axis, counted: what the chart draws when
+ *  a mark per backup would be more than the screen can show. Nothing is left out: each backup
+ *  of the window is in exactly one bucket of its lane (and one of the expiry lane when it
+ *  expires within the window).
+ */
+export type TimelineBucket = {
+	lane: BucketLane,
+	/**  The column's bounds, `[start, end)` (RFC 3339). */
+	start: string,
+	end: string,
+	/**
+	 *  The oldest and newest instant counted in it (created, or expiring for the expiry lane),
+	 *  as the catalog holds them: zooming to `[first, last]` shows each of its backups.
+	 */
+	first: string,
+	last: string,
+	count: number,
+	available: number,
+	/**  Being taken, or (a replica) being copied. */
+	in_progress: number,
+	failed: number,
+	/**  The worst state counted: failed, then being taken, then being copied, then available. */
+	worst: BackupState,
+};
+
 /**  One backup or replica on the axis. `backup_id` is what the restore commands take. */
 export type TimelinePoint = TimelinePoint_Serialize | TimelinePoint_Deserialize;
 
@@ -2530,8 +2568,24 @@ export type TimelineQuery_Deserialize = {
 	/**  The window, RFC 3339. */
 	from: string,
 	to: string,
-	/**  At most this many backup points (both lanes together, the newest kept); `None`: all. */
+	/**
+	 *  At most this many backup points (both lanes together, the newest kept); `None`: all.
+	 *  With `columns`, the threshold above which the backups come as buckets instead.
+	 */
 	max_points?: number | null,
+	/**
+	 *  The chart's width in pixels. When the window holds more backups than `max_points`, they
+	 *  come as [`TimelineBucket`]s instead of points, none left out: the time axis cut into
+	 *  columns of `(to - from) / columns` (at least a millisecond, aligned on the Unix epoch so
+	 *  that a column keeps its bounds when the window pans), one bucket per lane and column that
+	 *  holds any. `None`: points only, capped by `max_points`.
+	 */
+	columns?: number | null,
+	/**
+	 *  `Some(true)`: the backups only (points or buckets); the runs, the runs to come and the
+	 *  gaps are left empty. For re-reading the zoomed part of a window already read whole.
+	 */
+	backups_only?: boolean | null,
 };
 
 /**  What the window asks for. */
@@ -2545,8 +2599,24 @@ export type TimelineQuery_Serialize = {
 	/**  The window, RFC 3339. */
 	from: string,
 	to: string,
-	/**  At most this many backup points (both lanes together, the newest kept); `None`: all. */
+	/**
+	 *  At most this many backup points (both lanes together, the newest kept); `None`: all.
+	 *  With `columns`, the threshold above which the backups come as buckets instead.
+	 */
 	max_points: number | null,
+	/**
+	 *  The chart's width in pixels. When the window holds more backups than `max_points`, they
+	 *  come as [`TimelineBucket`]s instead of points, none left out: the time axis cut into
+	 *  columns of `(to - from) / columns` (at least a millisecond, aligned on the Unix epoch so
+	 *  that a column keeps its bounds when the window pans), one bucket per lane and column that
+	 *  holds any. `None`: points only, capped by `max_points`.
+	 */
+	columns: number | null,
+	/**
+	 *  `Some(true)`: the backups only (points or buckets); the runs, the runs to come and the
+	 *  gaps are left empty. For re-reading the zoomed part of a window already read whole.
+	 */
+	backups_only: boolean | null,
 };
 
 export type Timeline_Deserialize = {
@@ -2563,8 +2633,17 @@ export type Timeline_Deserialize = {
 	primary: TimelinePoint_Deserialize[],
 	/**  Oldest first. */
 	replicas: TimelinePoint_Deserialize[],
-	/**  Backups in the window not returned because of `max_points` (the oldest ones). */
+	/**
+	 *  Backups in the window not returned because of `max_points` (the oldest ones); 0 when
+	 *  they come as buckets.
+	 */
 	points_left_out: number,
+	/**
+	 *  When the window held more backups than `max_points` and `columns` was given: all of
+	 *  them, counted per lane and column (lane by lane, oldest first); `primary` and `replicas`
+	 *  are then empty. Otherwise empty.
+	 */
+	buckets: TimelineBucket[],
 	upcoming: UpcomingRun[],
 	upcoming_left_out: number,
 	/**  Oldest first. */
@@ -2591,8 +2670,17 @@ export type Timeline_Serialize = {
 	primary: TimelinePoint_Serialize[],
 	/**  Oldest first. */
 	replicas: TimelinePoint_Serialize[],
-	/**  Backups in the window not returned because of `max_points` (the oldest ones). */
+	/**
+	 *  Backups in the window not returned because of `max_points` (the oldest ones); 0 when
+	 *  they come as buckets.
+	 */
 	points_left_out: number,
+	/**
+	 *  When the window held more backups than `max_points` and `columns` was given: all of
+	 *  them, counted per lane and column (lane by lane, oldest first); `primary` and `replicas`
+	 *  are then empty. Otherwise empty.
+	 */
+	buckets: TimelineBucket[],
 	upcoming: UpcomingRun[],
 	upcoming_left_out: number,
 	/**  Oldest first. */

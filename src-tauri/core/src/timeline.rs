@@ -177,7 +177,56 @@ pub struct TimelineQuery {
     pub from: String,
     pub to: String,
     /// At most this many backup points (both lanes together, the newest kept); `None`: all.
+    /// With `columns`, the threshold above which the backups come as buckets instead.
     pub max_points: Option<u32>,
+    /// The chart's width in pixels. When the window holds more backups than `max_points`, they
+    /// come as [`TimelineBucket`]s instead of points, none left out: the time axis cut into
+    /// columns of `(to - from) / columns` (at least a millisecond, aligned on the Unix epoch so
+    /// that a column keeps its bounds when the window pans), one bucket per lane and column that
+    /// holds any. `None`: points only, capped by `max_points`.
+    pub columns: Option<u32>,
+    /// `Some(true)`: the backups only (points or buckets); the runs, the runs to come and the
+    /// gaps are left empty. For re-reading the zoomed part of a window already read whole.
+    pub backups_only: Option<bool>,
+}
+
+/// Columns accepted at most (a very wide screen); more are read as this many.
+pub const MAX_COLUMNS: u32 = 10_000;
+
+/// The lane a bucket is drawn in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketLane {
+    /// Primary backups, by `created_at`.
+    Primary,
+    /// Secondary replicas, by `created_at`.
+    Replica,
+    /// The backups and replicas of the window whose `expires_at` falls in the window, by
+    /// `expires_at`.
+    Expiry,
+}
+
+/// The backups of one lane in one column of the time axis, counted: what the chart draws when
+/// a mark per backup would be more than the screen can show. Nothing is left out: each backup
+/// of the window is in exactly one bucket of its lane (and one of the expiry lane when it
+/// expires within the window).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct TimelineBucket {
+    pub lane: BucketLane,
+    /// The column's bounds, `[start, end)` (RFC 3339).
+    pub start: String,
+    pub end: String,
+    /// The oldest and newest instant counted in it (created, or expiring for the expiry lane),
+    /// as the catalog holds them: zooming to `[first, last]` shows each of its backups.
+    pub first: String,
+    pub last: String,
+    pub count: u32,
+    pub available: u32,
+    /// Being taken, or (a replica) being copied.
+    pub in_progress: u32,
+    pub failed: u32,
+    /// The worst state counted: failed, then being taken, then being copied, then available.
+    pub worst: BackupState,
 }
 
 /// One backup or replica on the axis. `backup_id` is what the restore commands take.
@@ -263,8 +312,13 @@ pub struct Timeline {
     pub primary: Vec<TimelinePoint>,
     /// Oldest first.
     pub replicas: Vec<TimelinePoint>,
-    /// Backups in the window not returned because of `max_points` (the oldest ones).
+    /// Backups in the window not returned because of `max_points` (the oldest ones); 0 when
+    /// they come as buckets.
     pub points_left_out: u32,
+    /// When the window held more backups than `max_points` and `columns` was given: all of
+    /// them, counted per lane and column (lane by lane, oldest first); `primary` and `replicas`
+    /// are then empty. Otherwise empty.
+    pub buckets: Vec<TimelineBucket>,
     pub upcoming: Vec<UpcomingRun>,
     pub upcoming_left_out: u32,
     /// Oldest first.
@@ -335,20 +389,42 @@ pub fn timeline(
     let (from, to) = (from_t.to_rfc3339(), to_t.to_rfc3339());
     let rpo = target_rpo(c, &account.id, now)?;
 
-    let (rows, total) =
-        c.backups_in_window(filter, &from, &to, q.max_points.unwrap_or(u32::MAX))?;
-    let points_left_out =
-        u32::try_from(total.saturating_sub(rows.len() as u64)).unwrap_or(u32::MAX);
-    let (mut primary, mut replicas): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .map(point)
-        .partition(|p| p.site == BackupSite::Primary);
-    primary.reverse();
-    replicas.reverse();
+    let max_points = q.max_points.unwrap_or(u32::MAX);
+    let columns = q.columns.filter(|c| *c > 0).map(|c| c.min(MAX_COLUMNS));
+    // Buckets only when the points would be more than asked for: a count first (an index
+    // range), then four columns of each row instead of whole rows.
+    let bucketed = match columns {
+        Some(columns) if c.backups_in_window(filter, &from, &to, 0)?.1 > u64::from(max_points) => {
+            let marks = c.backup_marks_in_window(filter, &from, &to)?;
+            Some(buckets(&marks, from_t, to_t, columns)?)
+        }
+        _ => None,
+    };
+    let (primary, replicas, points_left_out, buckets) = match bucketed {
+        Some(b) => (Vec::new(), Vec::new(), 0, b),
+        None => {
+            let (rows, total) = c.backups_in_window(filter, &from, &to, max_points)?;
+            let left_out =
+                u32::try_from(total.saturating_sub(rows.len() as u64)).unwrap_or(u32::MAX);
+            let (mut primary, mut replicas): (Vec<_>, Vec<_>) = rows
+                .into_iter()
+                .map(point)
+                .partition(|p| p.site == BackupSite::Primary);
+            primary.reverse();
+            replicas.reverse();
+            (primary, replicas, left_out, Vec::new())
+        }
+    };
 
-    let (upcoming, upcoming_left_out, runs) =
-        runs(c, &account.id, frame_account, volume, now, from_t, to_t)?;
-    let (gaps, gaps_left_out) = gaps(c, filter, &from, &to, now, to_t, rpo.hours)?;
+    let ((upcoming, upcoming_left_out, runs), (gaps, gaps_left_out)) =
+        if q.backups_only == Some(true) {
+            ((Vec::new(), 0, Vec::new()), (Vec::new(), 0))
+        } else {
+            (
+                runs(c, &account.id, frame_account, volume, now, from_t, to_t)?,
+                gaps(c, filter, &from, &to, now, to_t, rpo.hours)?,
+            )
+        };
 
     Ok(Timeline {
         account_id: account.id,
@@ -362,12 +438,130 @@ pub fn timeline(
         primary,
         replicas,
         points_left_out,
+        buckets,
         upcoming,
         upcoming_left_out,
         runs,
         gaps,
         gaps_left_out,
     })
+}
+
+/// How bad a state is for a bucket's `worst`.
+fn badness(s: BackupState) -> u8 {
+    match s {
+        BackupState::Available => 0,
+        BackupState::Replicating => 1,
+        BackupState::Creating => 2,
+        BackupState::Failed => 3,
+    }
+}
+
+/// A bucket being filled: the instants in milliseconds, with the text they came from.
+struct Tally<'a> {
+    first: (i64, &'a str),
+    last: (i64, &'a str),
+    count: u32,
+    available: u32,
+    in_progress: u32,
+    failed: u32,
+    worst: BackupState,
+}
+
+/// Counts one backup (at `at` ms, from the text `text`) in its lane's column.
+fn tally<'a>(
+    tallies: &mut std::collections::BTreeMap<(BucketLane, i64), Tally<'a>>,
+    width: i64,
+    lane: BucketLane,
+    at: i64,
+    text: &'a str,
+    state: BackupState,
+) {
+    let t = tallies
+        .entry((lane, at.div_euclid(width)))
+        .or_insert(Tally {
+            first: (at, text),
+            last: (at, text),
+            count: 0,
+            available: 0,
+            in_progress: 0,
+            failed: 0,
+            worst: state,
+        });
+    if at < t.first.0 {
+        t.first = (at, text);
+    }
+    if at >= t.last.0 {
+        t.last = (at, text);
+    }
+    t.count += 1;
+    match state {
+        BackupState::Available => t.available += 1,
+        BackupState::Failed => t.failed += 1,
+        BackupState::Creating | BackupState::Replicating => t.in_progress += 1,
+    }
+    if badness(state) > badness(t.worst) {
+        t.worst = state;
+    }
+}
+
+/// The backups of a window counted per lane and column (see [`TimelineQuery::columns`]).
+fn buckets(
+    marks: &[crate::catalog::timeline::BackupMark],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    columns: u32,
+) -> Result<Vec<TimelineBucket>, CatalogError> {
+    use std::collections::BTreeMap;
+    let parse = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp_millis())
+            .map_err(|e| CatalogError::Corrupt(format!("backup instant {s:?}: {e}")))
+    };
+    let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+    // Rounded up, so that `columns` columns cover the window.
+    let width = ((to_ms - from_ms + i64::from(columns) - 1) / i64::from(columns)).max(1);
+    let mut tallies: BTreeMap<(BucketLane, i64), Tally<'_>> = BTreeMap::new();
+    for m in marks {
+        let lane = match m.site {
+            BackupSite::Primary => BucketLane::Primary,
+            BackupSite::Replica => BucketLane::Replica,
+        };
+        tally(
+            &mut tallies,
+            width,
+            lane,
+            parse(&m.created_at)?,
+            &m.created_at,
+            m.state,
+        );
+        if let Some(e) = &m.expires_at {
+            let at = parse(e)?;
+            if (from_ms..=to_ms).contains(&at) {
+                tally(&mut tallies, width, BucketLane::Expiry, at, e, m.state);
+            }
+        }
+    }
+    let instant = |ms: i64| {
+        DateTime::<Utc>::from_timestamp_millis(ms)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            .to_rfc3339()
+    };
+    Ok(tallies
+        .into_iter()
+        .map(|((lane, column), t)| TimelineBucket {
+            lane,
+            start: instant(column * width),
+            end: instant((column + 1) * width),
+            first: t.first.1.to_string(),
+            last: t.last.1.to_string(),
+            count: t.count,
+            available: t.available,
+            in_progress: t.in_progress,
+            failed: t.failed,
+            worst: t.worst,
+        })
+        .collect())
 }
 
 type Runs = (Vec<UpcomingRun>, u32, Vec<PastRun>);

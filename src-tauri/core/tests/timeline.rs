@@ -32,6 +32,8 @@ fn query(
         from: from.to_rfc3339(),
         to: to.to_rfc3339(),
         max_points: None,
+        columns: None,
+        backups_only: None,
     }
 }
 
@@ -451,10 +453,233 @@ async fn a_window_of_an_account_with_100000_backups_is_read_quickly() {
     let volume_view = started.elapsed();
     assert_eq!(v.primary.len(), 5);
     assert_eq!(v.points_left_out, 15);
+    // The whole year of the account as buckets for a chart 1,000 pixels wide: every backup
+    // counted, none drawn one by one.
+    let mut whole = query("azure", None, base, base + chrono::Duration::days(366));
+    whole.max_points = Some(4000);
+    whole.columns = Some(1000);
+    whole.backups_only = Some(true);
+    let started = std::time::Instant::now();
+    let b = timeline_of(&w, &whole);
+    let bucket_view = started.elapsed();
+    assert!(b.primary.is_empty());
+    assert_eq!(b.buckets.iter().map(|b| b.count).sum::<u32>(), 100_000);
+    assert!(b.buckets.len() <= 1001, "{}", b.buckets.len());
     eprintln!(
-        "100,000 backups: account day view {account_view:?}, volume year view {volume_view:?}"
+        "100,000 backups: account day view {account_view:?}, volume year view {volume_view:?}, \
+         account year in 1,000 columns {bucket_view:?}"
     );
+    assert!(bucket_view < Duration::from_secs(5), "{bucket_view:?}");
     // Generous bounds for a debug build on a busy 2-core machine; the figures are printed.
     assert!(account_view < Duration::from_secs(5), "{account_view:?}");
     assert!(volume_view < Duration::from_secs(1), "{volume_view:?}");
+}
+
+/// A backup row for the bucket tests: `site` and `state` at `at`.
+fn row(
+    account: &str,
+    id: &str,
+    site: BackupSite,
+    state: BackupState,
+    at: &str,
+) -> standby_core::backup::Backup {
+    let at: DateTime<Utc> = at.parse().unwrap();
+    standby_core::backup::Backup {
+        id: id.into(),
+        job_id: None,
+        account_id: account.into(),
+        frame_account: FRAME.into(),
+        volume_id: "vol-1".into(),
+        volume_name: "disk-1".into(),
+        name: id.into(),
+        kind: BackupKind::Scheduled,
+        site,
+        location: "westeurope".into(),
+        provider_ref: None,
+        state,
+        percent: 100.0,
+        replica_of: None,
+        error: None,
+        created_at: at.to_rfc3339(),
+        updated_at: at.to_rfc3339(),
+    }
+}
+
+/// More backups than `max_points` with `columns`: every backup is counted in the bucket of its
+/// lane and column (columns of `span / columns`, `[start, end)`, aligned on the epoch), with the
+/// worst state and the first and last instants; no point is returned and none is left out. At or
+/// under `max_points`, the same window answers points.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crowded_window_comes_as_buckets_that_count_every_backup() {
+    use standby_core::timeline::BucketLane;
+    let w = azure_world(false, false).await;
+    let azure = w.account_id("azure");
+    let (p, r) = (BackupSite::Primary, BackupSite::Replica);
+    let rows = vec![
+        row(
+            &azure,
+            "p1",
+            p,
+            BackupState::Available,
+            "2025-03-01T00:00:00Z",
+        ),
+        row(
+            &azure,
+            "p2",
+            p,
+            BackupState::Failed,
+            "2025-03-01T00:59:59.999Z",
+        ),
+        row(
+            &azure,
+            "p3",
+            p,
+            BackupState::Creating,
+            "2025-03-01T01:00:00Z",
+        ),
+        row(
+            &azure,
+            "p4",
+            p,
+            BackupState::Available,
+            "2025-03-01T02:30:00Z",
+        ),
+        row(
+            &azure,
+            "p5",
+            p,
+            BackupState::Available,
+            "2025-03-01T02:10:00Z",
+        ),
+        row(
+            &azure,
+            "r1",
+            r,
+            BackupState::Replicating,
+            "2025-03-01T00:30:00Z",
+        ),
+        row(
+            &azure,
+            "r2",
+            r,
+            BackupState::Available,
+            "2025-03-01T00:40:00Z",
+        ),
+        // Outside the window: not counted.
+        row(&azure, "p0", p, BackupState::Failed, "2025-02-28T23:59:59Z"),
+        row(&azure, "p9", p, BackupState::Failed, "2025-03-02T00:00:01Z"),
+    ];
+    let c = w.catalog.lock();
+    c.insert_backups_once(&rows).unwrap();
+    // p1 expires in the window (03:15), p4 after it (not in the expiry lane).
+    c.set_backup_expiries(&[
+        ("p1".into(), Some("2025-03-01T03:15:00+00:00".into())),
+        ("r2".into(), Some("2025-03-01T03:45:00+00:00".into())),
+        ("p4".into(), Some("2025-03-09T00:00:00+00:00".into())),
+    ])
+    .unwrap();
+    drop(c);
+
+    let from: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().unwrap();
+    let mut q = query("azure", None, from, from + hours(24));
+    q.max_points = Some(6);
+    // 24 columns over a day: one an hour.
+    q.columns = Some(24);
+    let t = timeline_of(&w, &q);
+    assert!(t.primary.is_empty() && t.replicas.is_empty());
+    assert_eq!(t.points_left_out, 0);
+    let lane = |l: BucketLane| {
+        t.buckets
+            .iter()
+            .filter(move |b| b.lane == l)
+            .collect::<Vec<_>>()
+    };
+    let primary = lane(BucketLane::Primary);
+    let replica = lane(BucketLane::Replica);
+    let expiry = lane(BucketLane::Expiry);
+    // Every backup of the window counted once in its site's lane.
+    assert_eq!(primary.iter().map(|b| b.count).sum::<u32>(), 5);
+    assert_eq!(replica.iter().map(|b| b.count).sum::<u32>(), 2);
+    assert_eq!(primary.len(), 3, "{primary:#?}");
+
+    // [00:00, 01:00): p1 and p2 (the last millisecond of the hour), failed the worst.
+    let h0 = primary[0];
+    assert_eq!(h0.start, "2025-03-01T00:00:00+00:00");
+    assert_eq!(h0.end, "2025-03-01T01:00:00+00:00");
+    assert_eq!(
+        (h0.count, h0.available, h0.failed, h0.in_progress),
+        (2, 1, 1, 0)
+    );
+    assert_eq!(h0.worst, BackupState::Failed);
+    assert_eq!(h0.first, "2025-03-01T00:00:00+00:00");
+    assert_eq!(h0.last, "2025-03-01T00:59:59.999+00:00");
+    // [01:00, 02:00): p3 alone, starting exactly on the boundary: being taken.
+    let h1 = primary[1];
+    assert_eq!(h1.start, "2025-03-01T01:00:00+00:00");
+    assert_eq!((h1.count, h1.in_progress), (1, 1));
+    assert_eq!(h1.worst, BackupState::Creating);
+    // [02:00, 03:00): p5 then p4, first and last in time order whatever the insert order.
+    let h2 = primary[2];
+    assert_eq!((h2.count, h2.available), (2, 2));
+    assert_eq!(h2.worst, BackupState::Available);
+    assert_eq!(h2.first, "2025-03-01T02:10:00+00:00");
+    assert_eq!(h2.last, "2025-03-01T02:30:00+00:00");
+    // The replicas: one copying, one done.
+    assert_eq!(replica.len(), 1);
+    assert_eq!(
+        (
+            replica[0].count,
+            replica[0].in_progress,
+            replica[0].available
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(replica[0].worst, BackupState::Replicating);
+    // Expiries within the window, by expiry instant: p1 and r2 in [03:00, 04:00); p4's is after.
+    assert_eq!(expiry.len(), 1);
+    assert_eq!(expiry[0].start, "2025-03-01T03:00:00+00:00");
+    assert_eq!(expiry[0].count, 2);
+    assert_eq!(expiry[0].first, "2025-03-01T03:15:00+00:00");
+    assert_eq!(expiry[0].last, "2025-03-01T03:45:00+00:00");
+
+    // Not more than max_points: points, no buckets.
+    q.max_points = Some(7);
+    let t = timeline_of(&w, &q);
+    assert!(t.buckets.is_empty());
+    assert_eq!((t.primary.len(), t.replicas.len()), (5, 2));
+
+    // Without columns, max_points caps the points as before (the newest kept).
+    q.max_points = Some(6);
+    q.columns = None;
+    let t = timeline_of(&w, &q);
+    assert!(t.buckets.is_empty());
+    assert_eq!(t.points_left_out, 1);
+}
+
+/// `backups_only` leaves out the runs and gaps (a zoomed re-read), not the backups.
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_only_leaves_the_gaps_and_runs_out() {
+    let w = azure_world(false, false).await;
+    let azure = w.account_id("azure");
+    let old = "2025-03-01T00:00:00Z";
+    w.catalog
+        .lock()
+        .insert_backups_once(&[row(
+            &azure,
+            "p1",
+            BackupSite::Primary,
+            BackupState::Available,
+            old,
+        )])
+        .unwrap();
+    let from: DateTime<Utc> = old.parse().unwrap();
+    let mut q = query("azure", None, from - hours(1), w.clock.now());
+    let t = timeline_of(&w, &q);
+    // The only backup is far older than the RPO: an open gap to now.
+    assert_eq!(t.gaps.len(), 1);
+    assert!(t.gaps[0].open);
+    q.backups_only = Some(true);
+    let t = timeline_of(&w, &q);
+    assert!(t.gaps.is_empty());
+    assert_eq!(t.primary.len(), 1);
 }

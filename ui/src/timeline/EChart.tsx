@@ -11,7 +11,11 @@ export type ChartEvents = {
   zoom?: (start: number, end: number) => void;
 };
 
-export type EChartHandle = { zoomTo: (start: number, end: number) => void };
+export type EChartHandle = {
+  zoomTo: (start: number, end: number) => void;
+  /** The chart's width in CSS pixels (0 before it is drawn). */
+  width: () => number;
+};
 
 type Props = {
   option: EChartsCoreOption;
@@ -27,6 +31,8 @@ type ZoomEvent = { start?: number; end?: number; batch?: { start?: number; end?:
 export const EChart = forwardRef<EChartHandle, Props>(function EChart(props, ref) {
   const div = useRef<HTMLDivElement>(null);
   const chart = useRef<EChartsType | null>(null);
+  // Whether this chart instance has had its first (whole) option.
+  const given = useRef(false);
   // Handlers change on each render; the chart calls whatever is current.
   const events = useRef<ChartEvents | undefined>(props.events);
   useEffect(() => {
@@ -38,6 +44,7 @@ export const EChart = forwardRef<EChartHandle, Props>(function EChart(props, ref
     if (!el) return;
     const c = echarts.init(el, undefined, { renderer: "canvas" });
     chart.current = c;
+    given.current = false;
     c.on("click", (e) => events.current?.click?.(e as ECElementEvent));
     c.on("datazoom", (e) => {
       const z = e as ZoomEvent;
@@ -56,12 +63,18 @@ export const EChart = forwardRef<EChartHandle, Props>(function EChart(props, ref
   useEffect(() => {
     const c = chart.current;
     if (!c) return;
-    // The whole option is new (notMerge), but the administrator's zoom is kept: a reload or a
-    // change of theme must not throw them back to the whole window. A new query remounts.
-    const before = (c.getOption() as { dataZoom?: { start?: number; end?: number }[] } | undefined)?.dataZoom?.[0];
-    c.setOption(props.option, { notMerge: true });
-    if (before && typeof before.start === "number" && typeof before.end === "number" && (before.start > 0 || before.end < 100))
-      c.dispatchAction({ type: "dataZoom", start: before.start, end: before.end });
+    if (!given.current) {
+      c.setOption(props.option, { notMerge: true });
+      given.current = true;
+      return;
+    }
+    // Later options (a re-read of the zoomed part, a reload, a change of theme) replace the
+    // series by id and leave the zoom where the administrator has it: the dataZoom components
+    // are merged without their start and end, and are never rebuilt, so a drag in progress
+    // goes on. A new query remounts.
+    const o = props.option as { dataZoom?: Record<string, unknown>[] };
+    const dataZoom = o.dataZoom?.map((z) => Object.fromEntries(Object.entries(z).filter(([k]) => k !== "start" && k !== "end")));
+    c.setOption({ ...props.option, dataZoom }, { replaceMerge: ["series"] });
   }, [props.option]);
 
   useEffect(() => {
@@ -71,6 +84,9 @@ export const EChart = forwardRef<EChartHandle, Props>(function EChart(props, ref
   useImperativeHandle(ref, () => ({
     zoomTo(start, end) {
       chart.current?.dispatchAction({ type: "dataZoom", start, end });
+    },
+    width() {
+      return chart.current?.getWidth() ?? 0;
     },
   }));
 

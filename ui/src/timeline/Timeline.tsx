@@ -1,6 +1,7 @@
 // The timeline of backups: the chart (zoom and pan with the mouse, the slider or the buttons), the
 // selected point with its Restore button, and the same points as a keyboard-selectable list for
-// those who do not use the chart.
+// those who do not use the chart. When the engine counted the window's backups in buckets (too
+// many to draw one by one), a zoom re-reads the part in view, finer, once the zoom settles.
 import { ActionIcon, Badge, Box, Button, Card, Group, Stack, Text, Title, Tooltip, useComputedColorScheme } from "@mantine/core";
 import {
   IconArrowsHorizontal,
@@ -11,20 +12,28 @@ import {
   IconZoomOut,
 } from "@tabler/icons-react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 
-import type { Timeline_Serialize, TimelinePoint_Serialize } from "../bindings";
+import type { ApiError, Timeline_Serialize, TimelineBucket, TimelinePoint_Serialize } from "../bindings";
+import { ErrorNotice } from "../components/ErrorNotice";
 import { RestoreDialog, type RestoreOutcome } from "../backups/RestoreDialog";
 import { KIND, SITE, stateText, STATE_COLOR, when } from "../backups/words";
 import { EChart, type EChartHandle } from "./EChart";
-import { describe, palette, refOf, selectionOverlay, timelineOption, xRange, type Ref, type Scheme } from "./option";
-import { ordered, visibleRange } from "./points";
+import { describe, describeBucket, palette, refOf, selectionOverlay, timelineOption, xRange, type Ref, type Scheme } from "./option";
+import { ordered, visibleRange, withDetail, type Item } from "./points";
 
 export { timelineOption } from "./option";
 
 /** The narrowest window the buttons zoom to, in percent of the axis. */
 const MIN_SPAN = 0.05;
 const ROW_HEIGHT = 36;
+/** A zoom re-reads the part in view once it has been still this long. */
+const SETTLE_MS = 150;
+/** The chart's grid leaves this much of its width to the lane names and the right margin. */
+const GRID_MARGIN_PX = 174;
+
+/** A re-read of part of the window: backups only, counted in `columns` columns when many. */
+export type ReadDetail = (from: string, to: string, columns: number) => Promise<{ ok: Timeline_Serialize } | { error: ApiError }>;
 
 function clampZoom(start: number, end: number): [number, number] {
   const span = Math.min(100, Math.max(MIN_SPAN, end - start));
@@ -32,28 +41,62 @@ function clampZoom(start: number, end: number): [number, number] {
   return [s, s + span];
 }
 
-export function Timeline(props: { timeline: Timeline_Serialize; onRestored?: (o: RestoreOutcome) => void }) {
-  const t = props.timeline;
+export function Timeline(props: { timeline: Timeline_Serialize; readDetail?: ReadDetail; onRestored?: (o: RestoreOutcome) => void }) {
+  const overview = props.timeline;
   const scheme: Scheme = useComputedColorScheme("light");
   const chart = useRef<EChartHandle>(null);
   const [zoom, setZoom] = useState<[number, number]>([0, 100]);
   const [selected, setSelected] = useState<Ref | null>(null);
   const [restoring, setRestoring] = useState<string | null>(null);
+  const [detail, setDetail] = useState<{ of: Timeline_Serialize; t: Timeline_Serialize } | null>(null);
+  const [detailError, setDetailError] = useState<ApiError | null>(null);
 
+  // A detail read for an older overview is dropped with it; the whole window needs none.
+  const whole = zoom[0] <= 0 && zoom[1] >= 100;
+  const shownDetail = detail && detail.of === overview && !whole ? detail.t : null;
+  const t = useMemo(() => withDetail(overview, shownDetail), [overview, shownDetail]);
   const option = useMemo(() => timelineOption(t, scheme), [t, scheme]);
   const ord = useMemo(() => ordered(t), [t]);
-  // A reload keeps the selection when the backup is still there (its state may have moved on).
+  // A reload keeps the selection when the backup is still there (its state may have moved on);
+  // a backup now counted in a bucket (zoomed out) stays selected as it was read.
   const selectedPoint = useMemo(() => {
     if (selected?.kind !== "point") return null;
     const id = selected.point.backup_id;
-    return ord.points.find((p) => p.backup_id === id) ?? null;
-  }, [selected, ord]);
+    return ord.points.find((p) => p.backup_id === id) ?? (t.buckets.length > 0 ? selected.point : null);
+  }, [selected, ord, t]);
   const overlay = useMemo(() => selectionOverlay(selectedPoint, scheme), [selectedPoint, scheme]);
 
   const [min, max] = xRange(t);
   const from = min + ((max - min) * zoom[0]) / 100;
   const to = min + ((max - min) * zoom[1]) / 100;
   const [lo, hi] = visibleRange(ord, from, to);
+
+  // Zoomed into a window the engine counted in buckets: once the zoom settles, read the part in
+  // view and as much again on each side (so that a pan shows it at once) at the screen's
+  // resolution. The whole window needs no re-read.
+  const bucketed = overview.buckets.length > 0;
+  const readDetail = props.readDetail;
+  const asked = useRef(0);
+  useEffect(() => {
+    if (!bucketed || !readDetail) return;
+    const ask = ++asked.current;
+    if (whole) return;
+    const timer = setTimeout(() => {
+      const span = ((max - min) * (zoom[1] - zoom[0])) / 100;
+      const start = Math.max(min, min + ((max - min) * zoom[0]) / 100 - span);
+      const end = Math.min(max, min + ((max - min) * zoom[1]) / 100 + span);
+      const plot = Math.max(100, (chart.current?.width() || 800) - GRID_MARGIN_PX);
+      const columns = Math.max(1, Math.round((plot * (end - start)) / span));
+      void readDetail(new Date(start).toISOString(), new Date(end).toISOString(), columns).then((out) => {
+        if (ask !== asked.current) return;
+        if ("ok" in out) {
+          setDetail({ of: overview, t: out.ok });
+          setDetailError(null);
+        } else setDetailError(out.error);
+      });
+    }, SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [bucketed, readDetail, overview, zoom, whole, min, max]);
 
   // At a bound a button does nothing; it stays focusable (a disabled button would drop the
   // keyboard focus) and looks disabled.
@@ -67,6 +110,21 @@ export function Timeline(props: { timeline: Timeline_Serialize; onRestored?: (o:
   const centre = (zoom[0] + zoom[1]) / 2;
 
   const select = (p: TimelinePoint_Serialize) => setSelected({ kind: "point", point: p });
+  // A bucket is reached by zooming in to its backups (first to last, with a little room).
+  const zoomToBucket = (b: TimelineBucket) => {
+    const first = Date.parse(b.first);
+    const last = Date.parse(b.last);
+    const pad = Math.max((last - first) * 0.1, 60_000);
+    const pct = (x: number) => ((x - min) * 100) / (max - min);
+    zoomTo(pct(first - pad), pct(last + pad));
+  };
+  const pick = (item: Item) => {
+    if (item.kind === "point") select(item.point);
+    else {
+      setSelected({ kind: "bucket", bucket: item.bucket });
+      zoomToBucket(item.bucket);
+    }
+  };
 
   return (
     <Stack gap="sm">
@@ -111,6 +169,7 @@ export function Timeline(props: { timeline: Timeline_Serialize; onRestored?: (o:
           click: (e) => {
             const ref = refOf(t, e.seriesId, e.value);
             if (ref) setSelected(ref);
+            if (ref?.kind === "bucket") zoomToBucket(ref.bucket);
           },
           zoom: (s, e) => setZoom([s, e]),
         }}
@@ -118,13 +177,14 @@ export function Timeline(props: { timeline: Timeline_Serialize; onRestored?: (o:
         data-testid="timeline-chart"
         aria-label="Backup timeline chart. The same backups are listed below the chart, where they can be selected with the keyboard."
       />
+      {detailError && !whole && <ErrorNotice title="The zoomed part of the timeline could not be read" error={detailError} />}
       <Selection selected={selected} point={selectedPoint} onRestore={(id) => setRestoring(id)} />
       <PointList
         ord={ord}
         lo={lo}
         hi={hi}
         selectedId={selectedPoint?.backup_id ?? null}
-        onSelect={select}
+        onSelect={pick}
       />
       {restoring && (
         <RestoreDialog
@@ -145,6 +205,7 @@ function Legend(props: { scheme: Scheme }) {
     ["Copying / being taken", p.replica, "ring"],
     ["Failed", p.failed, "dot"],
     ["Expiry", p.expiry, "bar"],
+    ["Many (zoom in)", p.primary, "bar"],
     ["Run to come", p.upcoming, "ring"],
     ["Skipped", p.skipped, "dot"],
     ["Gap > target RPO", p.gap, "area"],
@@ -226,11 +287,17 @@ function PointList(props: {
   lo: number;
   hi: number;
   selectedId: string | null;
-  onSelect: (p: TimelinePoint_Serialize) => void;
+  onSelect: (item: Item) => void;
 }) {
   const n = props.hi - props.lo;
-  // Newest first: row r is the (r+1)-th newest point in view.
-  const at = (r: number) => props.ord.points[props.hi - 1 - r]!;
+  // Newest first: row r is the (r+1)-th newest item in view.
+  const at = (r: number) => props.ord.items[props.hi - 1 - r]!;
+  // Counted: the backups in view, a bucket counting for all of its own.
+  let backups = 0;
+  for (let r = props.lo; r < props.hi; r++) {
+    const item = props.ord.items[r]!;
+    backups += item.kind === "point" ? 1 : item.bucket.count;
+  }
   const [active, setActive] = useState(0);
   // The active row is outlined only while the list has the keyboard focus.
   const [focused, setFocused] = useState(false);
@@ -272,7 +339,7 @@ function PointList(props: {
   return (
     <Stack gap={6}>
       <Title order={3} size="h6" id="timeline-list-title">
-        Backups in the visible window: {n.toLocaleString()}
+        Backups in the visible window: {backups.toLocaleString()}
       </Title>
       {n === 0 ? (
         <Text size="sm" c="dimmed">
@@ -281,7 +348,8 @@ function PointList(props: {
       ) : (
         <>
           <Text size="xs" c="dimmed">
-            Newest first. Arrow keys move, Enter selects the backup for a restore.
+            Newest first. Arrow keys move, Enter selects the backup for a restore
+            {n < backups ? " (or zooms in to a group of backups too close together to list one by one)" : ""}.
           </Text>
           <Box
             ref={scroller}
@@ -303,9 +371,59 @@ function PointList(props: {
           >
             <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
               {virtual.getVirtualItems().map((item) => {
-                const p = at(item.index);
-                const isSelected = p.backup_id === props.selectedId;
+                const it = at(item.index);
                 const isActive = focused && item.index === current;
+                const place = {
+                  position: "absolute",
+                  top: 0,
+                  left: 0,
+                  right: 0,
+                  height: ROW_HEIGHT,
+                  transform: `translateY(${item.start}px)`,
+                  cursor: "pointer",
+                  borderTop: item.index === 0 ? undefined : "1px solid var(--mantine-color-default-border)",
+                  outline: isActive ? "2px solid var(--mantine-primary-color-filled)" : undefined,
+                  outlineOffset: -2,
+                } as const;
+                if (it.kind === "bucket") {
+                  const b = it.bucket;
+                  return (
+                    <Group
+                      key={`${b.lane}-${b.start}`}
+                      id={optionId(item.index)}
+                      role="option"
+                      aria-selected={false}
+                      aria-setsize={n}
+                      aria-posinset={item.index + 1}
+                      aria-label={describeBucket(b)}
+                      data-bucket={b.lane}
+                      data-active={isActive || undefined}
+                      onClick={() => {
+                        setActive(item.index);
+                        props.onSelect(it);
+                      }}
+                      gap="sm"
+                      wrap="nowrap"
+                      px="sm"
+                      style={place}
+                    >
+                      <Text size="sm" style={{ whiteSpace: "nowrap" }} miw={150}>
+                        {when(b.first)}
+                      </Text>
+                      <Badge variant="outline" color={b.lane === "primary" ? "blue" : "grape"} tt="none" miw={70}>
+                        {b.lane === "primary" ? "Primary" : "Replica"} ×{b.count.toLocaleString()}
+                      </Badge>
+                      <Text size="sm" c="dimmed" style={{ flex: 1, whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" }}>
+                        {b.count.toLocaleString()} {b.lane === "primary" ? "primary backups" : "replicas"} to {when(b.last)}: Enter zooms in
+                      </Text>
+                      <Badge variant="light" color={STATE_COLOR[b.worst]} tt="none">
+                        {b.failed > 0 ? `${b.failed.toLocaleString()} failed` : b.in_progress > 0 ? `${b.in_progress.toLocaleString()} in progress` : "all available"}
+                      </Badge>
+                    </Group>
+                  );
+                }
+                const p = it.point;
+                const isSelected = p.backup_id === props.selectedId;
                 return (
                   <Group
                     key={p.backup_id}
@@ -319,24 +437,12 @@ function PointList(props: {
                     data-active={isActive || undefined}
                     onClick={() => {
                       setActive(item.index);
-                      props.onSelect(p);
+                      props.onSelect(it);
                     }}
                     gap="sm"
                     wrap="nowrap"
                     px="sm"
-                    style={{
-                      position: "absolute",
-                      top: 0,
-                      left: 0,
-                      right: 0,
-                      height: ROW_HEIGHT,
-                      transform: `translateY(${item.start}px)`,
-                      cursor: "pointer",
-                      borderTop: item.index === 0 ? undefined : "1px solid var(--mantine-color-default-border)",
-                      background: isSelected ? "var(--mantine-primary-color-light)" : undefined,
-                      outline: isActive ? "2px solid var(--mantine-primary-color-filled)" : undefined,
-                      outlineOffset: -2,
-                    }}
+                    style={{ ...place, background: isSelected ? "var(--mantine-primary-color-light)" : undefined }}
                   >
                     <Text size="sm" style={{ whiteSpace: "nowrap" }} miw={150}>
                       {when(p.created_at)}

@@ -19,10 +19,20 @@ import { toApiError } from "../ipc";
 import { useNotificationAdded } from "../notifications/live";
 
 // The chart's module (ECharts) is loaded when the tab is first shown: the window starts without it.
-const Timeline = lazy(() => import("./Timeline").then((m) => ({ default: m.Timeline })));
+// It is asked for as the tab mounts, so that it loads while the engine reads the timeline.
+const chartModule = () => import("./Timeline");
+const Timeline = lazy(() => chartModule().then((m) => ({ default: m.Timeline })));
 
-/** The most backup points asked for: what the chart draws smoothly. */
-export const MAX_POINTS = 100_000;
+/**
+ * The most backups drawn one by one: beyond, the engine counts them per lane and pixel column
+ * (buckets), and a zoom re-reads the part in view. A few thousand symbols draw within a frame.
+ */
+export const POINTS_AT_MOST = 5_000;
+
+/** Columns to count a window in: the screen's width, at least a column per pixel of the chart. */
+function columns(): number {
+  return Math.max(300, Math.min(4000, Math.round(window.innerWidth || 1280)));
+}
 /** Scheduled runs to come are shown this far ahead. */
 const UPCOMING_DAYS = 7;
 const DAY_MS = 86_400_000;
@@ -59,6 +69,10 @@ export function TimelineTab(props: { accounts: CloudAccount[] }) {
   const [timeline, setTimeline] = useState<Timeline_Serialize | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(false);
+
+  useEffect(() => {
+    void chartModule().catch(() => {});
+  }, []);
 
   // The Frame account DR was enabled for on this cloud account, when there is one.
   useEffect(() => {
@@ -113,7 +127,8 @@ export function TimelineTab(props: { accounts: CloudAccount[] }) {
         volume: q.volume,
         from: new Date(now - q.days * DAY_MS).toISOString(),
         to: new Date(now + UPCOMING_DAYS * DAY_MS).toISOString(),
-        max_points: MAX_POINTS,
+        max_points: POINTS_AT_MOST,
+        columns: columns(),
       });
     } catch (e) {
       out = { status: "error" as const, error: toApiError(e) };
@@ -128,14 +143,41 @@ export function TimelineTab(props: { accounts: CloudAccount[] }) {
     }
   }, []);
 
+  // The first read at once; later changes (the Frame account is typed) after a pause.
+  const firstRead = useRef(true);
   useEffect(() => {
     if (!query) return;
-    // The Frame account is typed: wait for a pause before asking.
-    const t = setTimeout(() => void load(query), 300);
+    const t = setTimeout(() => void load(query), firstRead.current ? 0 : 300);
+    firstRead.current = false;
     return () => clearTimeout(t);
     // The key says when the query changed; the object is new on each render.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [queryKey, load]);
+
+  // A zoomed part of the shown window, re-read finer (backups only; runs and gaps are the window's).
+  const readDetail = useCallback(
+    async (from: string, to: string, cols: number) => {
+      if (!query) return { error: { code: "invalid_input", message: "Pick a cloud account first." } as ApiError };
+      try {
+        const out = await commands.timeline({
+          account_id: query.account,
+          frame_account: query.frame,
+          volume: query.volume,
+          from,
+          to,
+          max_points: POINTS_AT_MOST,
+          columns: cols,
+          backups_only: true,
+        });
+        return out.status === "ok" ? { ok: out.data } : { error: out.error };
+      } catch (e) {
+        return { error: toApiError(e) };
+      }
+    },
+    // The key says when the query changed; the object is new on each render.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [queryKey],
+  );
 
   const reload = useCallback(() => {
     if (query) void load(query);
@@ -244,7 +286,7 @@ export function TimelineTab(props: { accounts: CloudAccount[] }) {
         <>
           <LeftOut t={shown} />
           <Suspense fallback={<Loader aria-label="Loading the chart" />}>
-            <Timeline key={queryKey} timeline={shown} onRestored={reload} />
+            <Timeline key={queryKey} timeline={shown} readDetail={readDetail} onRestored={reload} />
           </Suspense>
         </>
       )}
@@ -258,7 +300,7 @@ function LeftOut(props: { t: Timeline_Serialize }) {
   const lines: string[] = [];
   if (t.points_left_out > 0)
     lines.push(
-      `${plural(t.points_left_out, "older backup", "older backups")} in this window ${t.points_left_out === 1 ? "is" : "are"} not drawn: the timeline shows the newest ${MAX_POINTS.toLocaleString()}. Pick a shorter window or one volume to see them.`,
+      `${plural(t.points_left_out, "older backup", "older backups")} in this window ${t.points_left_out === 1 ? "is" : "are"} not drawn: the timeline shows the newest ${POINTS_AT_MOST.toLocaleString()}. Pick a shorter window or one volume to see them.`,
     );
   if (t.gaps_left_out > 0)
     lines.push(

@@ -2,9 +2,12 @@
 // backups, secondary replicas (with a copy's percentage), expiries, scheduled runs (past and to
 // come) and skipped volumes; gaps longer than the target RPO shaded; a "now" line.
 //
-// Built for 100,000 points: one pass over each lane (O(n)), large-mode scatter series (one path
-// for thousands of symbols) drawn progressively, and no animation. Per-item styles would defeat
-// large mode, so each look (available, failed, ...) is a series of its own.
+// Built for 100,000 backups: the engine never sends more points than the screen can tell apart
+// (`POINTS_AT_MOST`); beyond that it counts them per lane and pixel column (buckets), drawn as
+// bars coloured by their worst state, whose tooltip says how many and which states. One pass over
+// each lane (O(n)), large-mode series above 2,000 symbols, no progressive drawing (it kept the
+// canvas redrawing in chunks for seconds) and no animation. Per-item styles would defeat large
+// mode, so each look (available, failed, ...) is a series of its own.
 import { DEFAULT_THEME } from "@mantine/core";
 
 import type {
@@ -13,6 +16,7 @@ import type {
   PastRun_Serialize,
   RunState,
   Timeline_Serialize,
+  TimelineBucket,
   TimelinePoint_Serialize,
   UpcomingRun,
 } from "../bindings";
@@ -31,13 +35,27 @@ const SKIPPED = 4;
 
 /** A series switches to large mode (one path for all its symbols) above this many points. */
 const LARGE_THRESHOLD = 2000;
-/** Drawn in chunks of this many, so the window keeps answering while 100,000 points draw. */
-const PROGRESSIVE = 20000;
 
-/** Where each series' third value points: the backups (primary then replicas), runs or upcoming. */
-export type Ref = { kind: "point"; point: TimelinePoint_Serialize } | { kind: "run"; run: PastRun_Serialize } | { kind: "upcoming"; run: UpcomingRun };
+/**
+ * Where each series' third value points: the backups (primary then replicas), the buckets, runs
+ * or upcoming.
+ */
+export type Ref =
+  | { kind: "point"; point: TimelinePoint_Serialize }
+  | { kind: "bucket"; bucket: TimelineBucket }
+  | { kind: "run"; run: PastRun_Serialize }
+  | { kind: "upcoming"; run: UpcomingRun };
 
 const POINT_SERIES = new Set(["primary", "primary-creating", "primary-failed", "replica", "replica-copying", "replica-failed", "expiry"]);
+const BUCKET_SERIES = new Set([
+  "bucket-primary",
+  "bucket-primary-progress",
+  "bucket-primary-failed",
+  "bucket-replica",
+  "bucket-replica-progress",
+  "bucket-replica-failed",
+  "bucket-expiry",
+]);
 
 /** The backups of a timeline in one array: primary ones first, then replicas (the series' refs). */
 export function backupsOf(t: Timeline_Serialize): TimelinePoint_Serialize[] {
@@ -51,6 +69,10 @@ export function refOf(t: Timeline_Serialize, seriesId: string | undefined, value
   if (POINT_SERIES.has(seriesId)) {
     const point = i < t.primary.length ? t.primary[i] : t.replicas[i - t.primary.length];
     return point ? { kind: "point", point } : null;
+  }
+  if (BUCKET_SERIES.has(seriesId)) {
+    const bucket = t.buckets[i];
+    return bucket ? { kind: "bucket", bucket } : null;
   }
   if (seriesId === "runs" || seriesId === "skipped") {
     const run = t.runs[i];
@@ -118,8 +140,29 @@ export function describeGap(g: Gap, rpoHours: number): string {
   return `Gap of ${hours} without a usable primary backup on ${g.volume_name} (target RPO ${rpoHours} hours), ${tail}.`;
 }
 
+const BUCKET_WHAT: Record<TimelineBucket["lane"], [string, string]> = {
+  primary: ["primary backup", "primary backups"],
+  replica: ["secondary replica", "secondary replicas"],
+  expiry: ["backup or replica", "backups and replicas"],
+};
+
+/** A bucket in words: how many, when, and in which states (the worst first). */
+export function describeBucket(b: TimelineBucket): string {
+  const [one, many] = BUCKET_WHAT[b.lane];
+  const what = `${b.count.toLocaleString()} ${b.count === 1 ? one : many}`;
+  const verb = b.lane === "expiry" ? (b.count === 1 ? "expires" : "expire") : "taken";
+  const span = b.first === b.last ? `${verb} ${when(b.first)}` : `${verb} from ${when(b.first)} to ${when(b.last)}`;
+  const states = [
+    b.failed > 0 ? `${b.failed.toLocaleString()} failed` : null,
+    b.in_progress > 0 ? `${b.in_progress.toLocaleString()} being taken or copied` : null,
+    b.available > 0 ? `${b.available.toLocaleString()} available` : null,
+  ].filter(Boolean);
+  return `${what} ${span}: ${states.join(", ")}. Too close together to draw one by one: click or press Enter to zoom in to them.`;
+}
+
 export function describe(ref: Ref): string {
   if (ref.kind === "point") return describePoint(ref.point);
+  if (ref.kind === "bucket") return describeBucket(ref.bucket);
   if (ref.kind === "run") return describeRun(ref.run);
   return describeUpcoming(ref.run);
 }
@@ -189,8 +232,8 @@ function scatter(id: string, name: string, data: Datum[], color: string, extra: 
     itemStyle: { color },
     large: true,
     largeThreshold: LARGE_THRESHOLD,
-    progressive: PROGRESSIVE,
-    progressiveThreshold: LARGE_THRESHOLD * 5,
+    // Drawn at once: progressive chunks kept the canvas redrawing frame after frame.
+    progressive: 0,
     emphasis: { scale: 1.6 },
     ...extra,
   };
@@ -224,13 +267,16 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
   const copying: Datum[] = [];
   const replicaFailed: Datum[] = [];
   const expiry: Datum[] = [];
+  // When the view has buckets, the expiries are the engine's expiry buckets (counted over the
+  // whole window); the points' own ticks would count some twice.
+  const pointExpiries = t.buckets.length === 0;
   let i = 0;
   for (const b of t.primary) {
     const d: Datum = [ms(b.created_at), PRIMARY, i];
     if (b.state === "failed") primaryFailed.push(d);
     else if (b.state === "available") primary.push(d);
     else primaryCreating.push(d);
-    if (b.expires_at) expiry.push([ms(b.expires_at), EXPIRY, i]);
+    if (b.expires_at && pointExpiries) expiry.push([ms(b.expires_at), EXPIRY, i]);
     i++;
   }
   for (const b of t.replicas) {
@@ -238,9 +284,20 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
     if (b.state === "failed") replicaFailed.push(d);
     else if (b.state === "available") replica.push(d);
     else copying.push(d);
-    if (b.expires_at) expiry.push([ms(b.expires_at), EXPIRY, i]);
+    if (b.expires_at && pointExpiries) expiry.push([ms(b.expires_at), EXPIRY, i]);
     i++;
   }
+  // Buckets: one bar in the middle of its column, in a series per lane and worst state.
+  const bucketSeries: Record<string, Datum[]> = {};
+  t.buckets.forEach((b, k) => {
+    const x = (ms(b.start) + ms(b.end)) / 2;
+    const look = b.worst === "failed" ? "-failed" : b.worst === "available" ? "" : "-progress";
+    const [id, lane] = b.lane === "primary" ? ["bucket-primary", PRIMARY] : b.lane === "replica" ? ["bucket-replica", REPLICA] : ["bucket-expiry", EXPIRY];
+    const key = b.lane === "expiry" ? id : id + look;
+    (bucketSeries[key] ??= []).push([x, lane, k]);
+  });
+  const bars = (id: string, name: string, color: string, height = 18) =>
+    scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, height] });
   const runs = t.runs.map((r, k) => ({
     value: [ms(r.due_at), RUNS, k],
     itemStyle: { color: p[RUN_COLOR[r.state]] },
@@ -292,7 +349,8 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
       splitLine: { show: true, lineStyle: { color: p.line, opacity: 0.5 } },
     },
     dataZoom: [
-      { id: "inside", type: "inside", xAxisIndex: 0, start: zoom[0], end: zoom[1], filterMode: "filter", minValueSpan: 60_000 },
+      // "none": a zoom only maps the axis again; "filter" re-filtered every series on each step.
+      { id: "inside", type: "inside", xAxisIndex: 0, start: zoom[0], end: zoom[1], filterMode: "none", minValueSpan: 60_000 },
       {
         id: "slider",
         type: "slider",
@@ -301,7 +359,7 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
         end: zoom[1],
         height: 22,
         bottom: 12,
-        filterMode: "filter",
+        filterMode: "none",
         borderColor: p.line,
         textStyle: { color: p.dimmed },
         dataBackground: { lineStyle: { color: p.line }, areaStyle: { color: p.line } },
@@ -361,6 +419,13 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
       }),
       scatter("replica-failed", "Failed replicas", replicaFailed, p.failed, { symbol: "diamond" }),
       scatter("expiry", "Expiries", expiry, p.expiry, { symbol: "rect", symbolSize: [2, 14] }),
+      bars("bucket-primary", "Primary backups, counted", p.primary),
+      bars("bucket-primary-progress", "Primary backups, counted, some being taken", p.creating),
+      bars("bucket-primary-failed", "Primary backups, counted, some failed", p.failed),
+      bars("bucket-replica", "Secondary replicas, counted", p.replica),
+      bars("bucket-replica-progress", "Secondary replicas, counted, some being copied", p.creating),
+      bars("bucket-replica-failed", "Secondary replicas, counted, some failed", p.failed),
+      bars("bucket-expiry", "Expiries, counted", p.expiry, 14),
       {
         id: "runs",
         name: "Scheduled runs",
@@ -369,7 +434,7 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
         symbol: "roundRect",
         symbolSize: 10,
         large: false,
-        progressive: PROGRESSIVE,
+        progressive: 0,
       },
       scatter("upcoming", "Scheduled runs to come", upcoming, p.upcoming, { ...hollow(p.upcoming), symbol: "roundRect", symbolSize: 10 }),
       scatter("skipped", "Skipped volumes", skipped, p.skipped, { symbol: "triangle", symbolSize: 11 }),

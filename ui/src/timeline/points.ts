@@ -1,10 +1,15 @@
-// The backups of a timeline in time order, for the list under the chart: merged once (both lanes
-// come oldest first, so a merge is O(n)), then each zoom finds its slice by binary search.
-import type { Timeline_Serialize, TimelinePoint_Serialize } from "../bindings";
+// The backups of a timeline in time order, for the list under the chart: the points merged once
+// (both lanes come oldest first, so a merge is O(n)), the buckets (when the engine counted the
+// backups instead of sending each) put among them, then each zoom finds its slice by binary search.
+import type { Timeline_Serialize, TimelineBucket, TimelinePoint_Serialize } from "../bindings";
 
-export type Ordered = { points: TimelinePoint_Serialize[]; at: Float64Array };
+/** A row of the list: one backup, or a bucket of backups too close together to draw apart. */
+export type Item = { kind: "point"; point: TimelinePoint_Serialize } | { kind: "bucket"; bucket: TimelineBucket };
 
-export function ordered(t: Timeline_Serialize): Ordered {
+/** `points` alone (for finding a backup by id) and every item with its instant, in time order. */
+export type Ordered = { points: TimelinePoint_Serialize[]; items: Item[]; at: Float64Array };
+
+function mergedPoints(t: Timeline_Serialize): { points: TimelinePoint_Serialize[]; at: Float64Array } {
   const a = t.primary;
   const b = t.replicas;
   const points: TimelinePoint_Serialize[] = new Array(a.length + b.length);
@@ -30,6 +35,22 @@ export function ordered(t: Timeline_Serialize): Ordered {
   return { points, at };
 }
 
+/** Where a bucket sits on the axis (and in the list): the middle of its column. */
+export function bucketAt(b: TimelineBucket): number {
+  return (Date.parse(b.start) + Date.parse(b.end)) / 2;
+}
+
+export function ordered(t: Timeline_Serialize): Ordered {
+  const { points, at } = mergedPoints(t);
+  // The expiry lane's buckets are not backups taken then: the list has the backups themselves.
+  const buckets = t.buckets.filter((b) => b.lane !== "expiry");
+  if (buckets.length === 0) return { points, items: points.map((point) => ({ kind: "point", point })), at };
+  const all: [number, Item][] = points.map((point, i) => [at[i]!, { kind: "point", point }]);
+  for (const bucket of buckets) all.push([bucketAt(bucket), { kind: "bucket", bucket }]);
+  all.sort((x, y) => x[0] - y[0]);
+  return { points, items: all.map((x) => x[1]), at: Float64Array.from(all, (x) => x[0]) };
+}
+
 /** The first index whose instant is at least `t`. */
 function lowerBound(at: Float64Array, t: number): number {
   let lo = 0;
@@ -42,7 +63,34 @@ function lowerBound(at: Float64Array, t: number): number {
   return lo;
 }
 
-/** The half-open index range of the points taken within [from, to]. */
+/** The half-open index range of the items within [from, to]. */
 export function visibleRange(o: Ordered, from: number, to: number): [number, number] {
   return [lowerBound(o.at, from), lowerBound(o.at, to + 1)];
+}
+
+/**
+ * The timeline as shown: the whole window's answer (`overview`) with a re-read of a zoomed part
+ * (`detail`, finer buckets or the backups one by one) over it. Inside the detail's window its
+ * backups replace the overview's; outside it the overview's buckets stay (those whose column's
+ * middle is outside), so a pan shows the rest at once while the next re-read comes. The expiry
+ * lane stays the overview's: it counts the expiries of the whole window's backups. Runs, gaps and
+ * the rest are the overview's. Nothing here is invented: every mark is one of the engine's.
+ */
+export function withDetail(overview: Timeline_Serialize, detail: Timeline_Serialize | null): Timeline_Serialize {
+  if (!detail) return overview;
+  const lo = Date.parse(detail.from);
+  const hi = Date.parse(detail.to);
+  const outside = (b: TimelineBucket) => {
+    const x = bucketAt(b);
+    return x < lo || x > hi;
+  };
+  return {
+    ...overview,
+    primary: detail.primary,
+    replicas: detail.replicas,
+    buckets: [
+      ...overview.buckets.filter((b) => b.lane === "expiry" || outside(b)),
+      ...detail.buckets.filter((b) => b.lane !== "expiry"),
+    ],
+  };
 }

@@ -4,14 +4,14 @@ import { clearMocks } from "@tauri-apps/api/mocks";
 import type { ReactNode } from "react";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
-import type { CloudAccount, DrConfig, Timeline_Serialize, TimelinePoint_Serialize } from "../bindings";
+import type { CloudAccount, DrConfig, Timeline_Serialize, TimelineBucket, TimelinePoint_Serialize } from "../bindings";
 import { theme } from "../theme";
 import { recordingEngine } from "../wizards/testEngine";
 import { DrExports } from "./DrExports";
 import type { ChartEvents } from "./EChart";
 import { LANES, selectionOverlay } from "./option";
-import { ordered, visibleRange } from "./points";
-import { Timeline, timelineOption } from "./Timeline";
+import { ordered, visibleRange, withDetail } from "./points";
+import { Timeline, timelineOption, type ReadDetail } from "./Timeline";
 import { TimelineTab } from "./TimelineTab";
 
 // ECharts needs a canvas jsdom does not have: the chart is replaced by a stand-in that keeps what
@@ -50,6 +50,37 @@ function point(id: string, over: Partial<TimelinePoint_Serialize> = {}): Timelin
   };
 }
 
+function bucket(lane: TimelineBucket["lane"], start: string, over: Partial<TimelineBucket> = {}): TimelineBucket {
+  const s = Date.parse(start);
+  return {
+    lane,
+    start,
+    end: new Date(s + 3_600_000).toISOString(),
+    first: new Date(s + 60_000).toISOString(),
+    last: new Date(s + 3_000_000).toISOString(),
+    count: 400,
+    available: 400,
+    in_progress: 0,
+    failed: 0,
+    worst: "available",
+    ...over,
+  };
+}
+
+/** The engine's answer for a crowded window: every backup counted in buckets, no point. */
+function crowded(): Timeline_Serialize {
+  return timeline({
+    primary: [],
+    replicas: [],
+    buckets: [
+      bucket("primary", "2026-11-18T02:00:00.000Z", { count: 400, available: 390, failed: 10, worst: "failed" }),
+      bucket("primary", "2026-11-21T02:00:00.000Z", { count: 300, available: 298, in_progress: 2, worst: "creating" }),
+      bucket("replica", "2026-11-21T03:00:00.000Z", { count: 250 }),
+      bucket("expiry", "2026-11-28T02:00:00.000Z", { count: 40 }),
+    ],
+  });
+}
+
 function timeline(over: Partial<Timeline_Serialize> = {}): Timeline_Serialize {
   return {
     account_id: "z1",
@@ -70,6 +101,7 @@ function timeline(over: Partial<Timeline_Serialize> = {}): Timeline_Serialize {
       point("r2", { site: "replica", created_at: "2026-11-21T02:10:00Z", state: "replicating", percent: 42.7, replica_of: "p2" }),
     ],
     points_left_out: 0,
+    buckets: [],
     upcoming: [{ at: "2026-11-23T02:00:00Z", at_local: "2026-11-23 03:00 CET" }],
     upcoming_left_out: 0,
     runs: [
@@ -224,12 +256,58 @@ describe("timelineOption", () => {
     expect(s.dimensions).toEqual(["x", "y", "ref"]);
     expect([s.data[3 * 99_999], s.data[3 * 99_999 + 1], s.data[3 * 99_999 + 2]]).toEqual([Date.parse(many[99_999]!.created_at), 0, 99_999]);
     expect(s.large).toBe(true);
-    expect(s.progressive).toBeGreaterThan(0);
+    // Drawn at once: progressive chunks kept the canvas redrawing frame after frame.
+    expect(s.progressive).toBe(0);
     expect(took).toBeLessThan(1500);
     // The list finds the visible slice by binary search.
     const ord = ordered(t);
     const [lo, hi] = visibleRange(ord, Date.parse(many[10]!.created_at), Date.parse(many[19]!.created_at));
     expect([lo, hi]).toEqual([10, 20]);
+  });
+
+  it("draws the engine's buckets as bars by worst state, each saying how many and which states", () => {
+    const t = crowded();
+    const o = opt(t);
+    const mid = (start: string) => Date.parse(start) + 1_800_000;
+    expect(series(o, "bucket-primary-failed").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
+    expect(series(o, "bucket-primary-progress").data).toEqual([[mid("2026-11-21T02:00:00.000Z"), 0, 1]]);
+    expect(series(o, "bucket-replica").data).toEqual([[mid("2026-11-21T03:00:00.000Z"), 1, 2]]);
+    expect(series(o, "bucket-expiry").data).toEqual([[mid("2026-11-28T02:00:00.000Z"), 2, 3]]);
+    expect(series(o, "primary").data).toHaveLength(0);
+    const tip = o.tooltip.formatter({ seriesId: "bucket-primary-failed", value: [0, 0, 0] });
+    expect(tip).toContain("400 primary backups taken from");
+    expect(tip).toContain("10 failed, 390 available");
+    expect(tip).toContain("zoom in");
+    expect(o.tooltip.formatter({ seriesId: "bucket-primary-progress", value: [0, 0, 1] })).toContain("2 being taken or copied");
+    expect(o.tooltip.formatter({ seriesId: "bucket-expiry", value: [0, 2, 3] })).toContain("40 backups and replicas expire");
+    // With buckets, the expiries are the engine's expiry buckets: the points' ticks would count
+    // some twice.
+    const mixed = opt({ ...t, primary: [point("p9", { created_at: "2026-11-22T01:00:00Z" })] });
+    expect(series(mixed, "expiry").data).toHaveLength(0);
+  });
+
+  it("a zoomed re-read replaces the overview's buckets inside its window only", () => {
+    const t = crowded();
+    const detail = timeline({
+      from: "2026-11-20T00:00:00.000Z",
+      to: "2026-11-23T00:00:00.000Z",
+      primary: [point("d1", { created_at: "2026-11-21T02:01:00Z" })],
+      replicas: [],
+      buckets: [bucket("expiry", "2026-11-22T00:00:00.000Z", { count: 1 })],
+      runs: [],
+      gaps: [],
+    });
+    const v = withDetail(t, detail);
+    // Nov 18 stays (outside), Nov 21's primary and replica buckets give way to the detail's point,
+    // the expiry lane stays the overview's, and the runs and gaps are the overview's.
+    expect(v.buckets.map((b) => `${b.lane} ${b.start}`)).toEqual(["primary 2026-11-18T02:00:00.000Z", "expiry 2026-11-28T02:00:00.000Z"]);
+    expect(v.primary.map((p) => p.backup_id)).toEqual(["d1"]);
+    expect(v.runs).toHaveLength(2);
+    expect(v.gaps).toHaveLength(1);
+    expect(withDetail(t, null)).toBe(t);
+    // The list counts the bucket and the point in time order.
+    const ord = ordered(v);
+    expect(ord.items.map((i) => (i.kind === "point" ? i.point.backup_id : `${i.bucket.lane} x${i.bucket.count}`))).toEqual(["primary x400", "d1"]);
   });
 
   it("rings the selection and draws a line to its expiry", () => {
@@ -310,6 +388,72 @@ describe("Timeline", () => {
   });
 });
 
+describe("Timeline of a crowded window", () => {
+  it("lists the buckets with their counts; Enter on one zooms in and reads that part again, backup by backup", async () => {
+    const e = recordingEngine({ plan_restore: () => PLAN }, {});
+    const asks: [string, string, number][] = [];
+    const detail = timeline({
+      primary: [point("d1", { created_at: "2026-11-21T02:05:00Z" }), point("d2", { created_at: "2026-11-21T02:40:00Z", name: "the one" })],
+      replicas: [],
+      buckets: [],
+    });
+    const readDetail: ReadDetail = (from, to, columns) => {
+      asks.push([from, to, columns]);
+      return Promise.resolve({ ok: { ...detail, from, to } });
+    };
+    wrap(<Timeline timeline={crowded()} readDetail={readDetail} />);
+    // 400 + 300 primary backups and 250 replicas: every one counted, none listed one by one.
+    const list = screen.getByRole("listbox", { name: /Backups in the visible window: 950$/ });
+    const rows = within(list).getAllByRole("option");
+    expect(rows).toHaveLength(3);
+    expect(rows[2]!.getAttribute("aria-label")).toContain("400 primary backups");
+    expect(rows[2]!.textContent).toContain("10 failed");
+    expect(asks).toHaveLength(0);
+    // The newest bucket of primaries (second row, Nov 21 02:00-03:00): Enter zooms in to it.
+    list.focus();
+    fireEvent.keyDown(list, { key: "ArrowDown" });
+    fireEvent.keyDown(list, { key: "Enter" });
+    await waitFor(() => expect(asks).toHaveLength(1));
+    const [from, to, columns] = asks[0]!;
+    // The part in view and as much on each side, at about a column per pixel (800 - 174 px, x3).
+    expect(Date.parse(from)).toBeLessThan(Date.parse("2026-11-21T02:01:00Z"));
+    expect(Date.parse(to)).toBeGreaterThan(Date.parse("2026-11-21T02:50:00Z"));
+    expect(columns).toBeGreaterThan(1500);
+    // Now the backups themselves: selectable for a restore.
+    const zoomed = await screen.findByRole("listbox", { name: /Backups in the visible window: 2$/ });
+    const options = within(zoomed).getAllByRole("option");
+    expect(options[0]!.getAttribute("data-backup-id")).toBe("d2");
+    fireEvent.click(options[0]!);
+    fireEvent.click(within(screen.getByTestId("timeline-selection")).getByRole("button", { name: "Restore…" }));
+    await waitFor(() => expect(e.of("plan_restore")).toHaveLength(1));
+    expect(e.args("plan_restore")).toEqual({ backupId: "d2" });
+    // Fit: the whole window again, from the first answer, with no re-read.
+    fireEvent.click(screen.getByRole("button", { name: "Fit" }));
+    expect(screen.getByRole("listbox", { name: /visible window: 950$/ })).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(asks).toHaveLength(1);
+  });
+
+  it("a click on a bucket on the chart zooms in to it; a failed re-read is shown with the engine's words", async () => {
+    recordingEngine({}, {});
+    const readDetail: ReadDetail = () => Promise.resolve({ error: { code: "internal", message: "the catalog is locked" } });
+    wrap(<Timeline timeline={crowded()} readDetail={readDetail} />);
+    act(() => (chart.last!.events as ChartEvents).click!({ seriesId: "bucket-primary-failed", value: [0, 0, 0] } as never));
+    expect(screen.getByTestId("timeline-selection-text").textContent).toContain("400 primary backups");
+    expect(screen.getByRole("listbox", { name: /visible window: 400$/ })).toBeTruthy();
+    expect(await screen.findByText(/the catalog is locked/)).toBeTruthy();
+  });
+
+  it("a small window is never read again on zoom: it has every backup already", async () => {
+    recordingEngine({}, {});
+    const readDetail = vi.fn<ReadDetail>();
+    wrap(<Timeline timeline={timeline()} readDetail={readDetail} />);
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readDetail).not.toHaveBeenCalled();
+  });
+});
+
 const tabEngine = (t: () => Timeline_Serialize, extra = {}) =>
   recordingEngine(
     {
@@ -329,7 +473,10 @@ describe("Timeline tab", () => {
     const q = e.args("timeline").query as Record<string, unknown>;
     expect(q.account_id).toBe("z1");
     expect(q.volume).toBeNull();
-    expect(q.max_points).toBe(100_000);
+    // A few thousand backups one by one at most; beyond, counted per pixel column.
+    expect(q.max_points).toBe(5_000);
+    expect(q.columns).toBeGreaterThanOrEqual(300);
+    expect(q.backups_only).toBeUndefined();
     // Last 7 days and the next 7.
     expect(Date.parse(q.to as string) - Date.parse(q.from as string)).toBe(14 * 86_400_000);
     const notice = await screen.findByTestId("timeline-left-out");
