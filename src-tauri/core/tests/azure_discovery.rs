@@ -85,6 +85,67 @@ async fn discovery_finds_the_accounts_resources_by_kind_with_owner_and_power() {
     lab.shutdown().await.unwrap();
 }
 
+/// ARM reads the lab has counted so far (from `x-ms-ratelimit-remaining-subscription-reads` of
+/// one more read, which is not counted in the answer).
+async fn reads_so_far(
+    lab: &standby_lab::LabHandle,
+    arm: &standby_core::providers::azure::ArmClient,
+) -> u64 {
+    let url = arm.url(
+        &format!(
+            "/subscriptions/{}/providers/Microsoft.Compute/locations/{PRIMARY}/usages",
+            lab.azure.subscription_id
+        ),
+        &arm.api_versions().compute,
+        &[],
+    );
+    let r = arm
+        .send(
+            reqwest::Method::GET,
+            url,
+            None,
+            standby_core::providers::azure::client::Repeat::Safe,
+        )
+        .await
+        .unwrap();
+    let remaining: u64 = r
+        .header("x-ms-ratelimit-remaining-subscription-reads")
+        .unwrap()
+        .parse()
+        .unwrap();
+    12_000 - remaining - 1
+}
+
+/// Power states come from the subscription's `statusOnly=true` VM list, one read per page, not
+/// from one instance view per VM: discovery costs the pages of three lists.
+#[tokio::test]
+async fn discovery_reads_power_states_in_pages_not_one_instance_view_per_vm() {
+    let lab = start().await;
+    let arm = client(&lab);
+    let found = arm.discover("acme-pd", &[rg(&lab)], &[]).await.unwrap();
+    let reads = reads_so_far(&lab, &arm).await;
+    let desktops = found
+        .iter()
+        .filter(|r| r.kind == ResourceKind::PersistentDesktop)
+        .count();
+    assert!(found.iter().filter(|r| r.power.is_some()).count() > desktops);
+
+    let disks = arm.list_disks(&rg(&lab)).await.unwrap().len();
+    let vms = arm.list_vms(&rg(&lab)).await.unwrap().len();
+    let mut in_subscription = 0;
+    arm.for_each_vm_status(|page| in_subscription += page.len())
+        .await
+        .unwrap();
+    let pages = |n: usize| n.div_ceil(7).max(1) as u64; // LabConfig::for_tests: 7 a page
+    assert!(vms > 7 && in_subscription >= vms);
+    assert_eq!(
+        reads,
+        pages(disks) + pages(vms) + pages(in_subscription),
+        "{vms} VMs: no instance view read one by one"
+    );
+    lab.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn an_administrator_corrects_the_mapping() {
     let lab = start().await;

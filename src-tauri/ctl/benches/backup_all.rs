@@ -50,18 +50,158 @@ fn write_budget_bound(writes: usize) -> f64 {
     windows.saturating_sub(2) as f64 * WINDOW_LAB_SECS
 }
 
+/// As [`write_budget_bound`], for a run starting when the lab's current window has `left` lab
+/// seconds to go with `used` of its writes spent (`left` 0: the run's first request opens a
+/// window). The dry run before the run opens a window, so the run does not start just before one
+/// ends: no schedule starting then can make its last write before the window that holds it
+/// begins.
+fn write_budget_bound_from(writes: usize, left: f64, used: usize) -> f64 {
+    let (first_writes, first_len) = if left > 0.0 {
+        (WRITES_PER_WINDOW.saturating_sub(used), left)
+    } else {
+        (WRITES_PER_WINDOW, WINDOW_LAB_SECS)
+    };
+    if writes <= first_writes {
+        return 0.0;
+    }
+    let more = (writes - first_writes).div_ceil(WRITES_PER_WINDOW);
+    first_len + (more - 1) as f64 * WINDOW_LAB_SECS
+}
+
 struct Figures {
     users: usize,
     eligible: usize,
     cycled: usize,
     copies_bound: Duration,
+    /// The write bound for the moment this run started in the lab's budget window ...
     writes_bound: Duration,
+    /// ... and for the best moment (just before a window ends).
+    writes_bound_best: Duration,
     dry_rss_kib: u64,
     /// How long the dry run took: discovery and the plan, which the run does first as well.
     dry_wall: Duration,
     wall: Duration,
     bound: Duration,
     peak_rss_kib: u64,
+    /// Where the run's wall went, from the catalog's journal (see [`phases`]).
+    phases: String,
+}
+
+/// Seconds from `t0` to an RFC 3339 time the catalog holds.
+fn since(t0: chrono::DateTime<chrono::Utc>, at: &str) -> f64 {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| (t.with_timezone(&chrono::Utc) - t0).as_seconds_f64())
+        .unwrap_or(f64::NAN)
+}
+
+/// Where the wall of a run went, read from the journal it left in the catalog (`standbyctl`
+/// journals with the system clock): discovery and the plan (from the process's start to the
+/// parent job), then each child step's span (first start, last end) and mean length, the wait
+/// for a copy slot (from the end of the snapshot or power-on to the copy's start), how full the
+/// copy slots were while copies ran, and the tail (last copy followed to the process's exit).
+fn phases(
+    db: &std::path::Path,
+    t0: chrono::DateTime<chrono::Utc>,
+    ended: f64,
+    slots: f64,
+) -> String {
+    use std::collections::HashMap;
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("the catalog opens");
+    let (parent, created): (String, String) = c
+        .query_row(
+            "SELECT id, created_at FROM jobs WHERE kind = 'backup_all' ORDER BY created_at DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the run journaled its parent job");
+    let mut stmt = c
+        .prepare(
+            "SELECT s.job_id, s.name, s.started_at, s.finished_at FROM job_steps s
+             JOIN jobs j ON j.id = s.job_id WHERE j.parent_id = ?1",
+        )
+        .unwrap();
+    // Per child: step name -> (start, end), seconds since t0.
+    let mut children: HashMap<String, HashMap<String, (f64, f64)>> = HashMap::new();
+    for row in stmt
+        .query_map([&parent], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .unwrap()
+    {
+        let (job, name, start, end) = row.unwrap();
+        let end = end.map(|e| since(t0, &e)).unwrap_or(f64::NAN);
+        children
+            .entry(job)
+            .or_default()
+            .insert(name, (since(t0, &start), end));
+    }
+    let mut out = format!("    discovery + plan: 0 -> {:.1} s", since(t0, &created));
+    for step in ["power_off", "snapshot", "power_on", "copy", "follow"] {
+        let spans: Vec<(f64, f64)> = children
+            .values()
+            .filter_map(|c| c.get(step).copied())
+            .collect();
+        if spans.is_empty() {
+            continue;
+        }
+        let first = spans.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
+        let last = spans.iter().map(|s| s.1).fold(0.0, f64::max);
+        let mean = spans.iter().map(|s| s.1 - s.0).sum::<f64>() / spans.len() as f64;
+        out.push_str(&format!(
+            "\n    {step:<9} x{:<5} {first:>6.1} -> {last:>6.1} s, mean {mean:.2} s",
+            spans.len()
+        ));
+    }
+    let waits: Vec<f64> = children
+        .values()
+        .filter_map(|c| {
+            let ready = c.get("power_on").or(c.get("snapshot"))?.1;
+            Some(c.get("copy")?.0 - ready)
+        })
+        .collect();
+    if !waits.is_empty() {
+        out.push_str(&format!(
+            "\n    waiting for a copy slot: mean {:.2} s",
+            waits.iter().sum::<f64>() / waits.len() as f64
+        ));
+    }
+    let held: Vec<(f64, f64)> = children
+        .values()
+        .filter_map(|c| Some((c.get("copy")?.0, c.get("follow")?.1)))
+        .collect();
+    if !held.is_empty() {
+        let first = held.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
+        let last = held.iter().map(|s| s.1).fold(0.0, f64::max);
+        let busy: f64 = held.iter().map(|s| s.1 - s.0).sum();
+        out.push_str(&format!(
+            "\n    copy slots held {:.0} % of {slots} x {:.1} s; last copy followed at {last:.1} s, exit at {ended:.1} s",
+            100.0 * busy / (slots * (last - first)),
+            last - first
+        ));
+        // Slots held on average in each tenth of that span: where they sat empty.
+        let tenth = (last - first) / 10.0;
+        let occupancy: Vec<String> = (0..10)
+            .map(|i| {
+                let (a, b) = (first + tenth * i as f64, first + tenth * (i + 1) as f64);
+                let overlap: f64 = held
+                    .iter()
+                    .map(|s| (s.1.min(b) - s.0.max(a)).max(0.0))
+                    .sum();
+                format!("{:.0}", overlap / tenth)
+            })
+            .collect();
+        out.push_str(&format!(
+            "\n    slots held per tenth of it: {}",
+            occupancy.join(" ")
+        ));
+    }
+    out
 }
 
 /// Peak resident set (VmHWM) of a running process, in KiB.
@@ -95,7 +235,7 @@ async fn measure(users: usize) -> Figures {
         lab,
         http,
         mut cli,
-        data: _data,
+        data,
     } = AzureDrLab::start(users, SPEED_UP).await;
     let dry = backup_all_dry_run();
     let dry_started = Instant::now();
@@ -146,9 +286,7 @@ async fn measure(users: usize) -> Figures {
         .filter(|v| v["power_cycle"].as_bool() == Some(true))
         .count();
     let writes = 2 * eligible.len() + 2 * cycled;
-    let writes_lab = write_budget_bound(writes);
-    let bound_lab = copies_lab.max(writes_lab);
-    let bound = Duration::from_secs_f64(bound_lab / SPEED_UP);
+    let writes_best_lab = write_budget_bound(writes);
 
     // Realistic latency on every answer from here on.
     for target in ["azure:arm", "azure:token"] {
@@ -168,24 +306,59 @@ async fn measure(users: usize) -> Figures {
         .unwrap_or_else(|_| (in_flight as usize * 3).to_string());
     let mut all = BACKUP_ALL.to_vec();
     all.extend(["--workers", &workers]);
+    // Where the run starts in ARM's write budget window (opened by the dry run).
+    let budget = lab_get(&http, &lab, "faults/azure:arm/stats").await;
+    let lab_now: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(lab_get(&http, &lab, "time").await["now"].clone())
+            .expect("the lab tells its time");
+    let window_left = budget["budget_window_started_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (t.with_timezone(&chrono::Utc) - lab_now).as_seconds_f64() + WINDOW_LAB_SECS)
+        .unwrap_or(0.0)
+        .max(0.0);
+    let used = budget["budget_window_writes"].as_u64().unwrap_or(0) as usize;
+    let writes_lab = write_budget_bound_from(writes, window_left, used);
+    let bound_lab = copies_lab.max(writes_lab);
+    let bound = Duration::from_secs_f64(bound_lab / SPEED_UP);
     let started = Instant::now();
+    let t0 = chrono::Utc::now();
     let mut run = cli.spawn(&all);
     let peak = sample_until_exit(&mut run.child).await;
     let wall = started.elapsed();
     let status = cli.reap(&all, run).status;
     assert!(status.success(), "backup all failed:\n{}", cli.tail());
+    let mut phases = phases(
+        &cli.data.join("standby.sqlite3"),
+        t0,
+        wall.as_secs_f64(),
+        in_flight,
+    );
+    // Whether the run kept to ARM's write budget (the lab counts, it does not refuse).
+    let budget = lab_get(&http, &lab, "faults/azure:arm/stats").await;
+    phases.push_str(&format!(
+        "\n    ARM budget windows begun {} (dry run's included), writes past the budget {}",
+        budget["budget_windows"], budget["writes_past_budget"]
+    ));
     lab.shutdown().await.unwrap();
+    // `STANDBY_BENCH_KEEP=1`: the run's data folder (catalog, `standbyctl`'s debug log) is kept
+    // for a closer look.
+    if std::env::var_os("STANDBY_BENCH_KEEP").is_some() {
+        phases.push_str(&format!("\n    data kept in {}", data.keep().display()));
+    }
     Figures {
         users,
         eligible: eligible.len(),
         cycled,
         copies_bound: Duration::from_secs_f64(copies_lab / SPEED_UP),
         writes_bound: Duration::from_secs_f64(writes_lab / SPEED_UP),
+        writes_bound_best: Duration::from_secs_f64(writes_best_lab / SPEED_UP),
         dry_rss_kib,
         dry_wall,
         wall,
         bound,
         peak_rss_kib: peak,
+        phases,
     }
 }
 
@@ -207,7 +380,7 @@ async fn main() {
     for users in sizes {
         let f = measure(users).await;
         println!(
-            "users {:>5}  eligible {:>5} ({} power-cycled)  wall {:>8.1} s  bound {:>8.1} s (copies {:.1} s, writes {:.1} s)  bound/wall {:.2}  peak RSS {:>7.1} MiB (dry run {:.1} s, {:.1} MiB)",
+            "users {:>5}  eligible {:>5} ({} power-cycled)  wall {:>8.1} s  bound {:>8.1} s (copies {:.1} s, writes {:.1} s from this start, {:.1} s from the best)  bound/wall {:.2} (best-start bound/wall {:.2})  peak RSS {:>7.1} MiB (dry run {:.1} s, {:.1} MiB)",
             f.users,
             f.eligible,
             f.cycled,
@@ -215,11 +388,14 @@ async fn main() {
             f.bound.as_secs_f64(),
             f.copies_bound.as_secs_f64(),
             f.writes_bound.as_secs_f64(),
+            f.writes_bound_best.as_secs_f64(),
             f.bound.as_secs_f64() / f.wall.as_secs_f64(),
+            f.copies_bound.max(f.writes_bound_best).as_secs_f64() / f.wall.as_secs_f64(),
             f.peak_rss_kib as f64 / 1024.0,
             f.dry_wall.as_secs_f64(),
             f.dry_rss_kib as f64 / 1024.0
         );
+        println!("{}", f.phases);
         figures.push(f);
     }
     if let (Some(small), Some(large)) = (figures.first(), figures.last()) {

@@ -136,6 +136,17 @@ pub struct FaultStats {
     pub dropped: u64,
     /// Requests carried out whose answer was lost (`lose_answer`).
     pub answers_lost: u64,
+    /// ARM without an injected rate limit: budget windows begun (each an hour of lab time from
+    /// the first request after the previous one ended) ...
+    pub budget_windows: u64,
+    /// ... and writes carried out when the window's writes had all been used: the lab reports
+    /// ARM's hourly budget without refusing past it, so that a client's keeping to it is
+    /// measured here (real ARM answers them 429).
+    pub writes_past_budget: u64,
+    /// When the current window began (lab time) and the writes counted in it so far: what a
+    /// run starting now has of the budget.
+    pub budget_window_started_at: Option<DateTime<Utc>>,
+    pub budget_window_writes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -340,6 +351,11 @@ impl Faults {
             .as_ref()
             .is_none_or(|w| now >= w.start + chrono::Duration::seconds(window_secs));
         if expired {
+            if kind == Some(TargetKind::Arm) && !enforce {
+                st.stats.budget_windows += 1;
+                st.stats.budget_window_started_at = Some(now);
+                st.stats.budget_window_writes = 0;
+            }
             st.window = Some(Window {
                 start: now,
                 reads: 0,
@@ -362,7 +378,13 @@ impl Faults {
         if is_read {
             w.reads += 1;
         } else {
+            if !enforce && kind == Some(TargetKind::Arm) && w.writes >= ARM_WRITES_PER_HOUR {
+                st.stats.writes_past_budget += 1;
+            }
             w.writes += 1;
+            if !enforce && kind == Some(TargetKind::Arm) {
+                st.stats.budget_window_writes = w.writes;
+            }
         }
         let mut headers = Vec::new();
         if kind == Some(TargetKind::Arm) {
@@ -610,6 +632,24 @@ mod tests {
         );
         f.register(ARM);
         f
+    }
+
+    #[test]
+    fn writes_past_the_hourly_budget_are_counted_not_refused() {
+        let f = faults();
+        for _ in 0..ARM_WRITES_PER_HOUR + 3 {
+            assert!(matches!(f.decide(ARM, false), Decision::Pass(..)));
+        }
+        assert!(matches!(f.decide(ARM, true), Decision::Pass(..)));
+        let s = f.stats(ARM).unwrap();
+        assert_eq!((s.budget_windows, s.writes_past_budget), (1, 3));
+        // The hour turns at the first request after it ended: a fresh budget.
+        f.clock.advance(Duration::from_secs(3_600));
+        assert!(matches!(f.decide(ARM, false), Decision::Pass(..)));
+        let s = f.stats(ARM).unwrap();
+        assert_eq!((s.budget_windows, s.writes_past_budget), (2, 3));
+        assert_eq!(s.budget_window_writes, 1);
+        assert_eq!(s.budget_window_started_at, Some(f.clock.now()));
     }
 
     #[test]

@@ -431,3 +431,82 @@ async fn error_answers_validate_against_cloud_error() {
     assert!(!swagger::validate(&spec, &cloud_error, &json!({"error": {"code": 5}})).is_empty());
     lab.shutdown().await.unwrap();
 }
+
+/// `statusOnly=true` on the subscription's VM list (`VirtualMachines_ListAll`): ComputeRP's only
+/// example of it is a generated one with placeholder values (replayed above, where `statusOnly`
+/// is not `true`), so the answer to a real `statusOnly=true` is checked here: every page
+/// validates against `VirtualMachineListResult`, carries each VM's instance view with its power
+/// status, and its `nextLink` keeps asking for statuses, until every VM is listed once.
+#[tokio::test]
+async fn a_status_only_vm_list_validates_page_by_page() {
+    let Some(dir) = require_fixtures!() else {
+        return;
+    };
+    let spec = bundle(&dir.join("azure/specs"), "ComputeRP.json");
+    let op = &spec["paths"]
+        ["/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines"]["get"];
+    assert!(
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "statusOnly"),
+        "ComputeRP documents statusOnly on the subscription's VM list"
+    );
+    let schema = op["responses"]["200"]["schema"].clone();
+    let lab = start().await;
+    let arm = Arm::new(&lab).await;
+
+    // The VMs as the resource group's list (their model) shows them.
+    let mut models = BTreeSet::new();
+    let mut url = Some(arm.rg_url("virtualMachines", COMPUTE_API) + "&statusOnly=true");
+    while let Some(u) = url.take() {
+        let (status, _, page) = arm.get(&u).await;
+        assert_eq!(status, 200, "{page}");
+        for v in page["value"].as_array().unwrap() {
+            // ComputeRP documents statusOnly on the subscription's list only: a resource
+            // group's list answers the model.
+            assert!(v.pointer("/properties/storageProfile").is_some(), "{v}");
+            models.insert(v["id"].as_str().unwrap().to_ascii_lowercase());
+        }
+        url = page["nextLink"].as_str().map(str::to_string);
+    }
+    assert!(models.len() > 7, "more VMs than one page holds");
+
+    let mut statuses = BTreeSet::new();
+    let mut pages = 0;
+    let mut url = Some(format!(
+        "{}/subscriptions/{}/providers/Microsoft.Compute/virtualMachines?api-version={COMPUTE_API}&statusOnly=true",
+        arm.base, arm.sub
+    ));
+    while let Some(u) = url.take() {
+        let (status, _, page) = arm.get(&u).await;
+        assert_eq!(status, 200, "{u}: {page}");
+        pages += 1;
+        let errors = swagger::validate(&spec, &schema, &page);
+        assert!(errors.is_empty(), "page {pages}: {errors:?}");
+        for v in page["value"].as_array().unwrap() {
+            let codes: Vec<&str> = v["properties"]["instanceView"]["statuses"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no instance view: {v}"))
+                .iter()
+                .filter_map(|s| s["code"].as_str())
+                .collect();
+            assert!(codes.iter().any(|c| c.starts_with("PowerState/")), "{v}");
+            assert!(
+                statuses.insert(v["id"].as_str().unwrap().to_ascii_lowercase()),
+                "listed twice: {v}"
+            );
+        }
+        url = page["nextLink"].as_str().map(|l| {
+            assert!(
+                l.contains("statusOnly=true"),
+                "the next page asks for statuses: {l}"
+            );
+            l.to_string()
+        });
+    }
+    assert!(pages > 1, "listed in pages");
+    assert_eq!(statuses, models, "every VM once");
+    lab.shutdown().await.unwrap();
+}

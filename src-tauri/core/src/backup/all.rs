@@ -93,13 +93,75 @@ fn default_name(kind: BackupKind, now: chrono::DateTime<chrono::Utc>) -> String 
     )
 }
 
+/// The guest agent's reading, indexed by volume. `Observed::session` and `free_bytes` scan the
+/// whole report for each resource (ids parsed on every comparison): planning 1,000 desktops that
+/// way took 2.5 s. The answers are the same: a resource's volume is found here by the same rule
+/// (its id without case or leading slash, else its name) and asked of a report holding only it.
+struct GuestIndex<'a> {
+    observed: &'a crate::guest::Observed,
+    by_id: std::collections::HashMap<String, &'a crate::guest::GuestVolume>,
+    by_name: std::collections::HashMap<String, &'a crate::guest::GuestVolume>,
+}
+
+impl<'a> GuestIndex<'a> {
+    fn key(id: &str) -> String {
+        id.trim_matches('/').to_ascii_lowercase()
+    }
+
+    fn new(observed: &'a crate::guest::Observed) -> Self {
+        let (mut by_id, mut by_name) = (
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+        );
+        if let crate::guest::Observed::Read(g) = observed {
+            // The first of equal keys wins, as the scan finds the first.
+            for v in g.volumes.iter().rev() {
+                by_id.insert(Self::key(&v.id), v);
+                by_name.insert(v.name.to_ascii_lowercase(), v);
+            }
+        }
+        Self {
+            observed,
+            by_id,
+            by_name,
+        }
+    }
+
+    /// The guest's view of `r`, as a reading that holds only its volume (or none).
+    fn alone(&self, r: &inventory::DiscoveredResource) -> crate::guest::Observed {
+        match self.observed {
+            crate::guest::Observed::Unknown(why) => crate::guest::Observed::Unknown(why.clone()),
+            crate::guest::Observed::Read(g) => {
+                let v = self
+                    .by_id
+                    .get(&Self::key(&r.provider_id))
+                    .or_else(|| self.by_name.get(&r.name.to_ascii_lowercase()));
+                crate::guest::Observed::Read(crate::guest::GuestReport {
+                    source: g.source.clone(),
+                    volumes: v.map(|v| (*v).clone()).into_iter().collect(),
+                })
+            }
+        }
+    }
+
+    fn session(&self, r: &inventory::DiscoveredResource) -> crate::guest::Session {
+        self.alone(r).session(r)
+    }
+
+    fn free_bytes(&self, r: &inventory::DiscoveredResource) -> Option<f64> {
+        self.alone(r).free_bytes(r)
+    }
+}
+
 /// Discovers, observes and plans. Records what it saw of each volume's power (for the
-/// "unchanged" rule of later scheduled runs) before planning with it.
+/// "unchanged" rule of later scheduled runs) before planning with it. `largest_first`: the
+/// eligible volumes in the order an Azure run should take them (see below).
 async fn make_plan(
     report: &Report<'_>,
     store: &dyn SecretStore,
     account_id: &str,
     req: &BackupAllRequest,
+    largest_first: bool,
 ) -> Result<BackupPlan, BackupError> {
     let now = report.clock.now();
     let resources = inventory::discover(
@@ -110,6 +172,8 @@ async fn make_plan(
         report.clock.clone(),
     )
     .await?;
+    // Phase marks for the log (its lines carry the time): where a long run's start goes.
+    tracing::debug!(resources = resources.len(), "backup all: discovered");
     let seen: Vec<(String, bool)> = resources
         .iter()
         .filter_map(|r| match r.power {
@@ -127,8 +191,10 @@ async fn make_plan(
             c.last_scheduled_backups(account_id)?,
         )
     };
+    tracing::debug!("backup all: guest agent read, power recorded");
+    let guest = GuestIndex::new(&guest);
     let session = |r: &inventory::DiscoveredResource| guest.session(r);
-    Ok(plan::plan(
+    let mut plan = plan::plan(
         &resources,
         &Selection {
             kind: req.kind,
@@ -141,7 +207,36 @@ async fn make_plan(
             activity: &activity,
             last_scheduled: &last_scheduled,
         },
-    ))
+    );
+    if largest_first {
+        // Azure: volumes are taken in the plan's order, and a volume's first replica copies all
+        // its data across regions. The longest go first, so that the run does not end on a few
+        // long ones started last while the other copy slots sit empty: desktops powered off
+        // and on around their snapshot (two more operations, each waited for, and two more of
+        // ARM's writes before their copy can start), then by size (used space when the guest
+        // agent reports it, the disk's size otherwise).
+        let data: std::collections::HashMap<&str, f64> = resources
+            .iter()
+            .map(|r| {
+                let used = guest
+                    .free_bytes(r)
+                    .map(|free| (r.size_bytes - free).max(0.0))
+                    .unwrap_or(r.size_bytes);
+                (r.provider_id.as_str(), used)
+            })
+            .collect();
+        let of = |v: &PlannedVolume| data.get(v.volume_id.as_str()).copied().unwrap_or(0.0);
+        // Stable: equal sizes keep the plan's order.
+        plan.eligible.sort_by(|a, b| {
+            (b.power_cycle.cmp(&a.power_cycle)).then_with(|| of(b).total_cmp(&of(a)))
+        });
+    }
+    tracing::debug!(
+        eligible = plan.eligible.len(),
+        skipped = plan.skipped.len(),
+        "backup all: planned"
+    );
+    Ok(plan)
 }
 
 /// Plans and (unless `dry_run`) backs up. See the module's documentation.
@@ -206,7 +301,7 @@ async fn run_inner(
         let a = ahv::connect(store, report, &account.id)?;
         ahv::target_for(report, &a, &req.frame_account, &name, req.kind)?;
     }
-    let plan = make_plan(report, store, &account.id, &req).await?;
+    let plan = make_plan(report, store, &account.id, &req, !is_ahv).await?;
     let audit_detail = serde_json::json!({
         "frame_account": req.frame_account,
         "kind": req.kind,
@@ -359,7 +454,7 @@ async fn run_parent(
                     match fresh_plan {
                         Some(p) => Ok(p),
                         // Died before the plan was journaled: nothing acted yet, plan now.
-                        None => make_plan(report, store, &p.account_id, &p.request)
+                        None => make_plan(report, store, &p.account_id, &p.request, !p.ahv)
                             .await
                             .map_err(|e| JobError::Operation(e.into())),
                     }

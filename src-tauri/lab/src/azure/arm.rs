@@ -87,9 +87,27 @@ impl Ctx<'_> {
             .collect();
         let mut body = json!({ "value": slice });
         if end < total {
+            // The next page answers the same question: the list's other parameters
+            // (`statusOnly`) go along, as in ARM's own links.
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("api-version", &self.api_version);
+            let mut kept: Vec<(&String, &String)> = self
+                .query
+                .iter()
+                .filter(|(k, _)| {
+                    !k.eq_ignore_ascii_case("api-version") && !k.eq_ignore_ascii_case("$skiptoken")
+                })
+                .collect();
+            kept.sort();
+            for (k, v) in kept {
+                query.append_pair(k, v);
+            }
             body["nextLink"] = json!(format!(
-                "{}{}?api-version={}&$skiptoken={}",
-                self.base, path, self.api_version, end
+                "{}{}?{}&$skiptoken={}",
+                self.base,
+                path,
+                query.finish(),
+                end
             ));
         }
         ArmReply::ok(body)

@@ -229,6 +229,17 @@ pub fn vm(ctx: &Ctx<'_>, vm: &Vm, with_instance_view: bool) -> Value {
     })
 }
 
+/// A VM in a `statusOnly=true` list: who it is and its instance view, not its model.
+pub fn vm_status(ctx: &Ctx<'_>, vm: &Vm) -> Value {
+    json!({
+        "id": ctx.id(&vm.resource_group, Kind::VirtualMachines, &vm.name),
+        "name": vm.name,
+        "type": "Microsoft.Compute/virtualMachines",
+        "location": vm.location,
+        "properties": {"instanceView": instance_view(ctx, vm)},
+    })
+}
+
 fn status(code: &str, display: &str, time: Option<DateTime<Utc>>) -> Value {
     let mut s = json!({"code": code, "level": "Info", "displayStatus": display});
     if let Some(t) = time {

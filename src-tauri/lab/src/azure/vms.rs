@@ -10,14 +10,26 @@ use super::model::{key, DataDisk, OpTarget, Power, Transition};
 use super::reply::{ArmError, ArmReply, ArmResult};
 use super::{ops, validate, views};
 
+/// A resource group's VMs, or the subscription's. `statusOnly=true` on the subscription's list
+/// (`VirtualMachines_ListAll`; ComputeRP documents it there only) answers each VM's run-time
+/// status, its instance view, instead of its model, in the same pages.
 pub fn list(ctx: &mut Ctx<'_>, rg: Option<&str>, path: &str) -> ArmResult {
+    let status_only = rg.is_none()
+        && ctx
+            .query
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("statusOnly") && v.eq_ignore_ascii_case("true"));
     let items: Vec<_> = ctx
         .st
         .vms
         .values()
         .filter(|x| rg.is_none_or(|rg| x.resource_group.eq_ignore_ascii_case(rg)))
         .collect();
-    Ok(ctx.page(items, |v| views::vm(ctx, v, false), path))
+    Ok(if status_only {
+        ctx.page(items, |v| views::vm_status(ctx, v), path)
+    } else {
+        ctx.page(items, |v| views::vm(ctx, v, false), path)
+    })
 }
 
 fn found(ctx: &Ctx<'_>, rg: &str, name: &str) -> Result<String, ArmError> {

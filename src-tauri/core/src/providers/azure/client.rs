@@ -356,8 +356,8 @@ impl ArmClient {
             return Err(ArmError::Cancelled(what()));
         }
         let is_read = method == Method::GET || method == Method::HEAD;
-        if let Some((delay, remaining)) = self.inner.budget.delay(is_read, &self.policy().slow_down)
-        {
+        let slow = &self.policy().slow_down;
+        if let Some((delay, remaining)) = self.inner.budget.delay(is_read, slow) {
             self.watch.report(Progress::Slowing { delay, remaining });
             if !self.watch.cancel.sleep(delay).await {
                 return Err(ArmError::Cancelled(what()));
@@ -365,6 +365,18 @@ impl ArmClient {
         }
         let mut fresh_token_tried = false;
         loop {
+            // Writes keep to ARM's write budget (see `throttle::WriteGate`).
+            let ticket = self
+                .inner
+                .budget
+                .ticket(is_read, slow, &self.watch.cancel, || {
+                    self.watch.report(Progress::Slowing {
+                        delay: slow.max_delay,
+                        remaining: 0,
+                    })
+                })
+                .await
+                .ok_or_else(|| ArmError::Cancelled(what()))?;
             let token = self.inner.tokens.token().await?;
             let mut req = self
                 .inner
@@ -383,7 +395,7 @@ impl ArmClient {
             })?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            self.inner.budget.record(&headers);
+            ticket.answered(&headers);
             let body_bytes = resp
                 .bytes()
                 .await
@@ -415,6 +427,9 @@ impl ArmClient {
                 *slot = retry_after;
             }
             if status == 429 {
+                if !is_read {
+                    self.inner.budget.writes_refused();
+                }
                 let retry_after = retry_after.unwrap_or(self.policy().min_backoff);
                 let message = match err {
                     ArmError::Api { message, .. } => message,

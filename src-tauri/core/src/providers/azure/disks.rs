@@ -102,13 +102,17 @@ impl ArmClient {
         self.url(id.as_str(), &self.api_versions().disks, &[])
     }
 
-    pub async fn list_disks(&self, resource_group: &str) -> Result<Vec<Disk>, ArmError> {
-        let url = self.url(
+    pub(crate) fn disk_list_url(&self, resource_group: &str) -> url::Url {
+        self.url(
             &self.rg_path(resource_group, "disks"),
             &self.api_versions().disks,
             &[],
-        );
-        self.list_all(url, "the disk list").await
+        )
+    }
+
+    pub async fn list_disks(&self, resource_group: &str) -> Result<Vec<Disk>, ArmError> {
+        self.list_all(self.disk_list_url(resource_group), "the disk list")
+            .await
     }
 
     pub async fn get_disk(&self, id: &ResourceId) -> Result<Disk, ArmError> {

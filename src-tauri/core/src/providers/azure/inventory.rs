@@ -5,8 +5,13 @@
 //! persistent desktops (power state from the VM's instance view), the data disks of enterprise
 //! profiles and personal drives. A disk without `frame.*` tags inherits its VM's when it is that
 //! VM's OS disk (a deployment that tags only VMs). See `docs/azure-client.md`.
+//!
+//! Lists are read page by page and only what [`classify`] reads is kept of each disk and VM
+//! ([`DiskFacts`], [`VmFacts`]), so that memory grows by a few strings per resource, not by whole
+//! ARM resources. Power states come from one `statusOnly=true` list of the subscription's VMs
+//! (one read per page), with one instance view per VM only for VMs that list did not cover.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::client::ArmClient;
 use super::disks::Disk;
@@ -49,15 +54,69 @@ fn is_vm_kind(k: ResourceKind) -> bool {
     )
 }
 
+/// Only Frame's tags are kept: nothing else of a resource's tags is read.
+fn frame_tags(tags: Tags) -> Tags {
+    tags.into_iter()
+        .filter(|(k, _)| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("frame.")))
+        .collect()
+}
+
+/// What discovery keeps of a managed disk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiskFacts {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    /// `frame.*` tags only.
+    pub tags: Tags,
+    /// The VM it is attached to.
+    pub managed_by: Option<String>,
+    pub size_bytes: u64,
+}
+
+impl From<Disk> for DiskFacts {
+    fn from(d: Disk) -> Self {
+        Self {
+            size_bytes: d.size_bytes(),
+            id: d.id,
+            name: d.name,
+            location: d.location,
+            tags: frame_tags(d.tags),
+            managed_by: d.managed_by,
+        }
+    }
+}
+
+/// What discovery keeps of a VM.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmFacts {
+    pub id: String,
+    pub name: String,
+    /// `frame.*` tags only.
+    pub tags: Tags,
+    pub os_disk_id: Option<String>,
+}
+
+impl From<VirtualMachine> for VmFacts {
+    fn from(v: VirtualMachine) -> Self {
+        Self {
+            os_disk_id: v.storage().os_disk_id().map(str::to_string),
+            id: v.id,
+            name: v.name,
+            tags: frame_tags(v.tags),
+        }
+    }
+}
+
 /// The pure part of discovery: disks, VMs and their power states in, resources out.
 pub fn classify(
     account: &str,
-    disks: &[Disk],
-    vms: &[VirtualMachine],
+    disks: &[DiskFacts],
+    vms: &[VmFacts],
     power: &HashMap<String, AzPower>,
     overrides: &[MappingOverride],
 ) -> Vec<DiscoveredResource> {
-    let vm_by_id: HashMap<String, &VirtualMachine> = vms
+    let vm_by_id: HashMap<String, &VmFacts> = vms
         .iter()
         .filter_map(|v| ResourceId::parse(&v.id).ok().map(|id| (id.key(), v)))
         .collect();
@@ -73,8 +132,8 @@ pub fn classify(
             .and_then(key_of)
             .and_then(|k| vm_by_id.get(&k).copied());
         let is_os_disk = vm.is_some_and(|v| {
-            v.storage()
-                .os_disk_id()
+            v.os_disk_id
+                .as_deref()
                 .is_some_and(|os| ids::same(os, &d.id))
         });
         let own_role = tag(&d.tags, TAG_ROLE).is_some();
@@ -123,7 +182,7 @@ pub fn classify(
             desktop_state: (kind == ResourceKind::PersistentDesktop)
                 .then(|| tag(tags, TAG_DESKTOP_STATE).and_then(desktop_state))
                 .flatten(),
-            size_bytes: d.size_bytes() as f64,
+            size_bytes: d.size_bytes as f64,
             vm_id: d.managed_by.clone(),
             power,
             power_detail,
@@ -147,7 +206,7 @@ fn kind_rank(k: ResourceKind) -> u8 {
     }
 }
 
-/// How many instance views are read at once.
+/// How many instance views are read at once (VMs the status list did not cover).
 const PARALLEL_READS: usize = 8;
 
 impl ArmClient {
@@ -159,42 +218,124 @@ impl ArmClient {
         resource_groups: &[String],
         overrides: &[MappingOverride],
     ) -> Result<Vec<DiscoveredResource>, ArmError> {
-        let mut disks = Vec::new();
-        let mut vms = Vec::new();
-        for rg in resource_groups {
-            disks.extend(self.list_disks(rg).await?);
-            vms.extend(self.list_vms(rg).await?);
-        }
-        let wanted: Vec<ResourceId> = vms
+        // The three lists are read side by side: each is a chain of pages, one after the other.
+        let lists = async {
+            let mut disks: Vec<DiskFacts> = Vec::new();
+            let mut vms: Vec<VmFacts> = Vec::new();
+            for rg in resource_groups {
+                let (d, v) = tokio::join!(
+                    self.for_each_page(
+                        self.disk_list_url(rg),
+                        "the disk list",
+                        |page: Vec<Disk>| disks.extend(page.into_iter().map(DiskFacts::from)),
+                    ),
+                    self.for_each_page(
+                        self.vm_list_url(rg),
+                        "the VM list",
+                        |page: Vec<VirtualMachine>| vms.extend(page.into_iter().map(VmFacts::from)),
+                    ),
+                );
+                d?;
+                v?;
+            }
+            Ok::<_, ArmError>((disks, vms))
+        };
+        // Every VM's of the subscription, before the account's are known: a key and a state each.
+        let statuses = async {
+            let mut seen = HashMap::new();
+            let listed = self
+                .for_each_vm_status(|page| {
+                    for v in page {
+                        if let (Ok(id), Some(p)) = (ResourceId::parse(&v.id), v.power_state()) {
+                            seen.insert(id.key(), p);
+                        }
+                    }
+                })
+                .await;
+            (listed, seen)
+        };
+        let (lists, statuses) = tokio::join!(lists, statuses);
+        let (disks, vms) = lists?;
+        let in_account =
+            |tags: &Tags| tag(tags, TAG_ACCOUNT).is_some_and(|a| a.eq_ignore_ascii_case(account));
+        // VMs holding a disk of the account (a deployment that tags disks, not VMs).
+        let holding: HashSet<String> = disks
             .iter()
-            .filter(|v| {
-                tag(&v.tags, TAG_ACCOUNT).is_some_and(|a| a.eq_ignore_ascii_case(account))
-                    || overrides.iter().any(|o| ids::same(&o.provider_id, &v.id))
-                    || disks.iter().any(|d| {
-                        d.managed_by.as_deref().is_some_and(|m| ids::same(m, &v.id))
-                            && tag(&d.tags, TAG_ACCOUNT)
-                                .is_some_and(|a| a.eq_ignore_ascii_case(account))
-                    })
-            })
-            .filter_map(|v| v.resource_id().ok())
+            .filter(|d| in_account(&d.tags))
+            .filter_map(|d| d.managed_by.as_deref())
+            .filter_map(|m| ResourceId::parse(m).ok().map(|i| i.key()))
             .collect();
+        let wanted: HashMap<String, ResourceId> = vms
+            .iter()
+            .filter_map(|v| ResourceId::parse(&v.id).ok().map(|id| (v, id)))
+            .filter(|(v, id)| {
+                in_account(&v.tags)
+                    || holding.contains(&id.key())
+                    || overrides.iter().any(|o| ids::same(&o.provider_id, &v.id))
+            })
+            .map(|(_, id)| (id.key(), id))
+            .collect();
+        let power = self.power_states(wanted, statuses).await?;
+        Ok(classify(account, &disks, &vms, &power, overrides))
+    }
+
+    /// The power state of each VM in `wanted` (by [`ResourceId::key`]): from the subscription's
+    /// `statusOnly=true` list, then one instance view for each VM it did not cover (created
+    /// since, or an ARM that answers the list without statuses). A principal allowed to read
+    /// only its resource groups may be refused the subscription's list (403): then every VM's
+    /// instance view is read, as before that list was used.
+    async fn power_states(
+        &self,
+        mut wanted: HashMap<String, ResourceId>,
+        (listed, mut statuses): (Result<(), ArmError>, HashMap<String, AzPower>),
+    ) -> Result<HashMap<String, AzPower>, ArmError> {
+        match listed {
+            Ok(()) => {}
+            Err(ArmError::Api {
+                status,
+                ref message,
+                ..
+            }) if (400..500).contains(&status) && status != 429 => {
+                tracing::info!(
+                    status,
+                    %message,
+                    "the subscription's VM status list was refused; reading each VM's instance view"
+                );
+                statuses.clear();
+            }
+            Err(e) => return Err(e),
+        }
         let mut power = HashMap::new();
-        for chunk in wanted.chunks(PARALLEL_READS) {
+        wanted.retain(|key, _| match statuses.remove(key) {
+            Some(p) => {
+                power.insert(key.clone(), p);
+                false
+            }
+            None => true,
+        });
+        if !wanted.is_empty() {
+            tracing::debug!(
+                vms = wanted.len(),
+                "reading instance views of VMs the status list did not cover"
+            );
+        }
+        let rest: Vec<(String, ResourceId)> = wanted.into_iter().collect();
+        for chunk in rest.chunks(PARALLEL_READS) {
             let mut set = tokio::task::JoinSet::new();
-            for id in chunk {
+            for (key, id) in chunk {
                 let c = self.clone();
-                let id = id.clone();
+                let (key, id) = (key.clone(), id.clone());
                 set.spawn(async move {
                     let p = c.power_state(&id).await;
-                    (id, p)
+                    (key, p)
                 });
             }
             while let Some(joined) = set.join_next().await {
-                let (id, p) = joined.map_err(|e| ArmError::decode("an instance view", e))?;
-                power.insert(id.key(), p?);
+                let (key, p) = joined.map_err(|e| ArmError::decode("an instance view", e))?;
+                power.insert(key, p?);
             }
         }
-        Ok(classify(account, &disks, &vms, &power, overrides))
+        Ok(power)
     }
 }
 
@@ -266,6 +407,8 @@ mod tests {
             AzPower::Deallocated,
         )]
         .into();
+        let disks: Vec<DiskFacts> = disks.into_iter().map(DiskFacts::from).collect();
+        let vms: Vec<VmFacts> = vms.into_iter().map(VmFacts::from).collect();
         let found = classify("acme", &disks, &vms, &power, &[]);
         assert_eq!(found.len(), 2);
         let desk = &found[0];

@@ -29,6 +29,19 @@ impl ArmClient {
         what: &str,
     ) -> Result<Vec<T>, ArmError> {
         let mut out = Vec::new();
+        self.for_each_page(first, what, |page: Vec<T>| out.extend(page))
+            .await?;
+        Ok(out)
+    }
+
+    /// Hands each page's items to `f` as it arrives, so that a caller keeping only part of each
+    /// item holds one page at a time, not the whole list.
+    pub async fn for_each_page<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        what: &str,
+        mut f: impl FnMut(Vec<T>),
+    ) -> Result<(), ArmError> {
         let mut url = first;
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
@@ -36,9 +49,9 @@ impl ArmClient {
                 .send(Method::GET, url.clone(), None, Repeat::Safe)
                 .await?;
             let page: Page<T> = r.json(what)?;
-            out.extend(page.value);
+            f(page.value);
             match page.next_link.filter(|l| !l.trim().is_empty()) {
-                None => return Ok(out),
+                None => return Ok(()),
                 Some(link) => {
                     if !seen.insert(link.clone()) {
                         return Err(ArmError::decode(what, format!("nextLink repeats: {link}")));

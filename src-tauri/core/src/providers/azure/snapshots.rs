@@ -374,7 +374,11 @@ impl CopyPace {
 
     fn next_wait(&self, min: Duration, max: Duration) -> Duration {
         let max = max.max(min);
-        let backoff = min.mul_f64(1.5f64.powi(self.polls.min(20) as i32)).min(max);
+        // The first look is right after the start (about 0 %): the second comes `min` later,
+        // and gives the rate.
+        let backoff = min
+            .mul_f64(1.5f64.powi(self.polls.saturating_sub(1).min(20) as i32))
+            .min(max);
         let (Some((t0, p0)), Some((t1, p1))) = (self.first, self.last) else {
             return min;
         };
@@ -385,8 +389,10 @@ impl CopyPace {
             return backoff;
         }
         let remaining = (100.0 - p1).max(0.0) / (gained / elapsed);
-        // A little past the estimate, so that one look usually finds it done.
-        Duration::from_secs_f64(remaining * 1.02 + 0.05).clamp(min, max)
+        // A little past the estimate, so that one look usually finds it done. Sooner than
+        // `min` when the rate says so (down to a tenth of it): a slot is held until the copy is
+        // seen done, and `min` past the end of every short copy keeps slots from the next ones.
+        Duration::from_secs_f64(remaining * 1.02 + 0.05).clamp(min / 10, max)
     }
 }
 
@@ -403,8 +409,8 @@ mod pace_tests {
         p.observe(t0, 10.0);
         assert_eq!(
             p.next_wait(min, max),
-            Duration::from_millis(1500),
-            "no rate yet: back off"
+            min,
+            "no rate yet: look again after min"
         );
         p.observe(t0 + Duration::from_secs(10), 30.0);
         // 2 % a second, 70 % to go: about 35 s.
@@ -413,6 +419,14 @@ mod pace_tests {
         p.observe(t0 + Duration::from_secs(20), 50.0);
         let w = p.next_wait(min, Duration::from_secs(10)).as_secs_f64();
         assert_eq!(w, 10.0, "never past the policy's maximum");
+        p.observe(t0 + Duration::from_secs(44), 98.0);
+        // 2 % a second, 2 % to go: about 1 s, not `min` past the end...
+        let w = p.next_wait(Duration::from_secs(5), max).as_secs_f64();
+        assert!((1.0..1.2).contains(&w), "{w}");
+        // ... and never sooner than a tenth of `min`.
+        p.observe(t0 + Duration::from_secs(45), 99.99);
+        let w = p.next_wait(Duration::from_secs(5), max);
+        assert_eq!(w, Duration::from_millis(500));
     }
 
     #[test]

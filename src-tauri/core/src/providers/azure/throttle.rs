@@ -10,23 +10,29 @@ use parking_lot::Mutex;
 pub const REMAINING_READS: &str = "x-ms-ratelimit-remaining-subscription-reads";
 pub const REMAINING_WRITES: &str = "x-ms-ratelimit-remaining-subscription-writes";
 
-/// When to start slowing and by how much.
+/// When to start slowing reads, and how writes keep to their budget.
 #[derive(Debug, Clone)]
 pub struct SlowDown {
     /// Slow reads when fewer remain than this (10% of ARM's 12,000 reads per hour).
     pub reads_below: u64,
-    /// Slow writes when fewer remain than this (10% of ARM's 1,200 writes per hour).
+    /// Slow writes when fewer remain than this; 0 (the default): writes are not slowed, they
+    /// stop at the budget instead (see [`Budget::ticket`]).
     pub writes_below: u64,
     /// The delay when nothing remains; it shrinks linearly as more remain.
     pub max_delay: Duration,
+    /// With the write budget used up, one write is sent anyway this often (ARM answers it 429
+    /// with the wait, or with a new budget), and also after `max_delay` when no read has shown
+    /// a budget lately (nothing else would tell that the hour turned).
+    pub probe_every: Duration,
 }
 
 impl Default for SlowDown {
     fn default() -> Self {
         Self {
             reads_below: 1_200,
-            writes_below: 120,
+            writes_below: 0,
             max_delay: Duration::from_secs(5),
+            probe_every: Duration::from_secs(30),
         }
     }
 }
@@ -57,27 +63,215 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some(d.min(MAX_RETRY_AFTER))
 }
 
-/// The last remaining counts ARM reported.
+/// The last remaining counts ARM reported, and the write budget as the client keeps to it.
 #[derive(Debug, Default)]
 pub struct Budget {
     reads: Mutex<Option<u64>>,
     writes: Mutex<Option<u64>>,
+    gate: Mutex<WriteGate>,
+    changed: tokio::sync::Notify,
+}
+
+/// Writes are let through only while the budget ARM last reported, less the writes sent since
+/// and not yet answered, is above zero: many workers writing at once then never go past it
+/// (each answer's count already includes the writes ARM handled before it). Used up, writes
+/// wait until a read's remaining count rises by more than reads answered out of order could explain
+/// (the hour turned, or a bucket refilled), then one write goes first to learn the new budget;
+/// or until a probe is due (see [`SlowDown::probe_every`]).
+#[derive(Debug, Default)]
+struct WriteGate {
+    /// Writes that may still be sent; `None` until ARM has reported a count.
+    left: Option<i64>,
+    writes_in_flight: i64,
+    reads_in_flight: i64,
+    /// The most reads ever in flight at once: answers can come back in another order than ARM
+    /// counted them, by at most that many.
+    reads_peak: i64,
+    last_reads: Option<u64>,
+    last_read_at: Option<tokio::time::Instant>,
+    /// The lowest write count answered since the budget was last seen renewed: an answer showing
+    /// more is one answered out of order (ignored) unless it shows more than the writes in
+    /// flight could explain, or answers a probe.
+    writes_floor: Option<u64>,
+    /// The most writes ever in flight at once.
+    writes_peak: i64,
+    /// A read showed that the hour may have turned: the next write goes and learns the budget.
+    probe_granted: bool,
+    /// Since when no write went while the budget is used up (it ran out, or the last probe).
+    quiet_since: Option<tokio::time::Instant>,
+}
+
+impl WriteGate {
+    /// `Some(probe)` when a write may go now (`probe`: it goes to learn the budget).
+    fn try_pass(&mut self, now: tokio::time::Instant, cfg: &SlowDown) -> Option<bool> {
+        let since = |t: Option<tokio::time::Instant>| t.map(|t| now.duration_since(t));
+        let pass = match self.left {
+            None => Some(false),
+            Some(n) if n > 0 => {
+                self.left = Some(n - 1);
+                Some(false)
+            }
+            Some(_) => {
+                let quiet = *self.quiet_since.get_or_insert(now);
+                let quiet = now.duration_since(quiet);
+                let probe = std::mem::take(&mut self.probe_granted)
+                    || quiet >= cfg.probe_every
+                    || (quiet >= cfg.max_delay
+                        && since(self.last_read_at).is_none_or(|d| d >= cfg.max_delay));
+                if probe {
+                    self.quiet_since = Some(now);
+                }
+                probe.then_some(true)
+            }
+        };
+        if pass.is_some() {
+            self.writes_in_flight += 1;
+            self.writes_peak = self.writes_peak.max(self.writes_in_flight);
+        }
+        pass
+    }
+}
+
+/// A request counted as in flight until its answer (or its failure) is recorded.
+pub struct Ticket<'a> {
+    budget: &'a Budget,
+    is_read: bool,
+    /// A write sent to learn the budget: its answer's count is taken whatever it shows.
+    probe: bool,
+    open: bool,
+}
+
+impl Ticket<'_> {
+    /// Records the answer's remaining counts; the request is no longer in flight.
+    pub fn answered(mut self, headers: &reqwest::header::HeaderMap) {
+        self.open = false;
+        self.budget
+            .answered(self.is_read, self.probe, Some(headers));
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // No answer (a connection error, a cancel): only the count in flight changes.
+            self.budget.answered(self.is_read, self.probe, None);
+        }
+    }
+}
+
+fn remaining(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 impl Budget {
+    /// Records the remaining counts of an answer not sent through a ticket.
     pub fn record(&self, headers: &reqwest::header::HeaderMap) {
-        let read = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        if let Some(r) = read(REMAINING_READS) {
+        if let Some(r) = remaining(headers, REMAINING_READS) {
             *self.reads.lock() = Some(r);
         }
-        if let Some(w) = read(REMAINING_WRITES) {
+        if let Some(w) = remaining(headers, REMAINING_WRITES) {
             *self.writes.lock() = Some(w);
         }
+    }
+
+    fn answered(&self, is_read: bool, probe: bool, headers: Option<&reqwest::header::HeaderMap>) {
+        if let Some(h) = headers {
+            self.record(h);
+        }
+        let mut g = self.gate.lock();
+        let mut opened = false;
+        if is_read {
+            g.reads_in_flight -= 1;
+            if let Some(r) = headers.and_then(|h| remaining(h, REMAINING_READS)) {
+                let rose = g
+                    .last_reads
+                    .is_some_and(|prev| r as i64 > prev as i64 + g.reads_peak + 1);
+                if rose && g.left.is_some_and(|n| n <= 0) {
+                    // Perhaps a new budget: one write may go and learn it.
+                    g.probe_granted = true;
+                    opened = true;
+                }
+                g.last_reads = Some(r);
+                g.last_read_at = Some(tokio::time::Instant::now());
+            }
+        } else {
+            g.writes_in_flight -= 1;
+            let current = |w: u64, g: &WriteGate| {
+                probe
+                    || g.writes_floor
+                        .is_none_or(|floor| w <= floor || w as i64 > floor as i64 + g.writes_peak)
+            };
+            if let Some(w) = headers
+                .and_then(|h| remaining(h, REMAINING_WRITES))
+                .filter(|w| current(*w, &g))
+            {
+                g.writes_floor = Some(w);
+                let left = w as i64 - g.writes_in_flight.max(0);
+                let was_open = g.left.is_none_or(|n| n > 0);
+                opened = left > 0 && !was_open;
+                if left <= 0 && was_open {
+                    g.quiet_since = Some(tokio::time::Instant::now());
+                }
+                g.left = Some(left);
+            }
+        }
+        drop(g);
+        if opened {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Waits until a request of this kind may be sent (writes: see [`WriteGate`]) and counts it
+    /// in flight. `None` when `cancel` was raised while waiting. `on_wait` is told once when a
+    /// write has to wait.
+    pub async fn ticket(
+        &self,
+        is_read: bool,
+        cfg: &SlowDown,
+        cancel: &crate::cancel::CancelFlag,
+        on_wait: impl FnOnce(),
+    ) -> Option<Ticket<'_>> {
+        let ticket = |b, probe| Ticket {
+            budget: b,
+            is_read,
+            probe,
+            open: true,
+        };
+        if is_read {
+            let mut g = self.gate.lock();
+            g.reads_in_flight += 1;
+            g.reads_peak = g.reads_peak.max(g.reads_in_flight);
+            return Some(ticket(self, false));
+        }
+        let mut on_wait = Some(on_wait);
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(probe) = self.gate.lock().try_pass(tokio::time::Instant::now(), cfg) {
+                return Some(ticket(self, probe));
+            }
+            if let Some(f) = on_wait.take() {
+                f();
+            }
+            // Looked at again when a count changes, and at least every `max_delay / 5` for a
+            // probe coming due.
+            tokio::select! {
+                _ = &mut notified => {}
+                go_on = cancel.sleep(cfg.max_delay / 5) => if !go_on { return None },
+            }
+        }
+    }
+
+    /// ARM refused a write (429): the budget is used up whatever was counted; writes wait as
+    /// for a used-up budget (the refused one is retried after its `Retry-After`).
+    pub fn writes_refused(&self) {
+        let mut g = self.gate.lock();
+        g.left = Some(g.left.unwrap_or(0).min(0));
+        g.quiet_since = Some(tokio::time::Instant::now());
     }
 
     /// How long to wait before the next request of this kind, and the remaining count that
@@ -136,6 +330,109 @@ mod tests {
         );
     }
 
+    fn counted(name: &'static str, n: u64) -> reqwest::header::HeaderMap {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(name, n.to_string().parse().unwrap());
+        h
+    }
+
+    #[tokio::test]
+    async fn writes_stop_at_the_budget_and_go_on_when_the_hour_turns() {
+        let b = Budget::default();
+        // No probes within the test: only the counts open the gate.
+        let cfg = SlowDown {
+            max_delay: Duration::from_secs(3_600),
+            probe_every: Duration::from_secs(3_600),
+            ..SlowDown::default()
+        };
+        let cancel = crate::cancel::CancelFlag::new();
+        let blocked = Duration::from_millis(50);
+        let read = b.ticket(true, &cfg, &cancel, || {}).await.unwrap();
+        read.answered(&counted(REMAINING_READS, 9_000));
+        let first = b.ticket(false, &cfg, &cancel, || {}).await.unwrap();
+        first.answered(&counted(REMAINING_WRITES, 2));
+        // Two may go, and are in flight together: a third waits for their answers.
+        let a = b.ticket(false, &cfg, &cancel, || {}).await.unwrap();
+        let c = b.ticket(false, &cfg, &cancel, || {}).await.unwrap();
+        let waited = std::cell::Cell::new(false);
+        let third = b.ticket(false, &cfg, &cancel, || waited.set(true));
+        tokio::pin!(third);
+        assert!(tokio::time::timeout(blocked, &mut third).await.is_err());
+        // Answered out of order: ARM counted `a` before `c`, so `c`'s 0 is the last word.
+        c.answered(&counted(REMAINING_WRITES, 0));
+        a.answered(&counted(REMAINING_WRITES, 1));
+        assert!(tokio::time::timeout(blocked, &mut third).await.is_err());
+        // Reads answered out of order show a count a little higher: not a new hour.
+        let r1 = b.ticket(true, &cfg, &cancel, || {}).await.unwrap();
+        let r2 = b.ticket(true, &cfg, &cancel, || {}).await.unwrap();
+        r2.answered(&counted(REMAINING_READS, 8_998));
+        r1.answered(&counted(REMAINING_READS, 8_999));
+        assert!(tokio::time::timeout(blocked, &mut third).await.is_err());
+        // The hour turned: one write goes and learns the new budget...
+        let r = b.ticket(true, &cfg, &cancel, || {}).await.unwrap();
+        r.answered(&counted(REMAINING_READS, 11_999));
+        let probe = tokio::time::timeout(Duration::from_secs(5), &mut third)
+            .await
+            .expect("a write goes once the hour turned")
+            .unwrap();
+        assert!(waited.get(), "the wait was reported");
+        assert!(
+            tokio::time::timeout(blocked, b.ticket(false, &cfg, &cancel, || {}))
+                .await
+                .is_err()
+        );
+        probe.answered(&counted(REMAINING_WRITES, 1_199));
+        // ... and the others follow.
+        for _ in 0..10 {
+            let t = tokio::time::timeout(
+                Duration::from_secs(5),
+                b.ticket(false, &cfg, &cancel, || {}),
+            )
+            .await
+            .expect("writes go on")
+            .unwrap();
+            drop(t);
+        }
+        // A cancel ends a wait.
+        b.writes_refused();
+        let waiting = b.ticket(false, &cfg, &cancel, || {});
+        cancel.cancel();
+        assert!(waiting.await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_used_up_budget_is_probed_when_nothing_else_can_tell() {
+        let b = Budget::default();
+        let cfg = SlowDown {
+            max_delay: Duration::from_millis(100),
+            probe_every: Duration::from_secs(3_600),
+            ..SlowDown::default()
+        };
+        let cancel = crate::cancel::CancelFlag::new();
+        let w = b.ticket(false, &cfg, &cancel, || {}).await.unwrap();
+        w.answered(&counted(REMAINING_WRITES, 0));
+        // No read shows a budget: after `max_delay`, one write goes to ask ARM.
+        let started = tokio::time::Instant::now();
+        let probe = tokio::time::timeout(
+            Duration::from_secs(5),
+            b.ticket(false, &cfg, &cancel, || {}),
+        )
+        .await
+        .expect("a probe goes")
+        .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        probe.answered(&counted(REMAINING_WRITES, 0));
+        assert!(
+            tokio::time::timeout(
+                Duration::from_millis(50),
+                b.ticket(false, &cfg, &cancel, || {})
+            )
+            .await
+            .is_err(),
+            "one probe at a time"
+        );
+    }
+
     #[test]
     fn slowing_grows_as_the_budget_shrinks() {
         let b = Budget::default();
@@ -143,6 +440,7 @@ mod tests {
             reads_below: 100,
             writes_below: 10,
             max_delay: Duration::from_secs(10),
+            ..SlowDown::default()
         };
         assert_eq!(b.delay(true, &cfg), None);
         let mut h = reqwest::header::HeaderMap::new();

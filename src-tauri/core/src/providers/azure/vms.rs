@@ -193,6 +193,32 @@ impl VirtualMachine {
     }
 }
 
+/// One VM of a `statusOnly=true` list: its id and its instance view. Nothing else of what the
+/// answer may carry is kept.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VmStatus {
+    pub id: String,
+    pub properties: VmStatusProperties,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VmStatusProperties {
+    pub instance_view: Option<InstanceView>,
+}
+
+impl VmStatus {
+    /// The `PowerState/...` status; `None` when the answer has none (an ARM that ignored
+    /// `statusOnly` and sent the model).
+    pub fn power_state(&self) -> Option<PowerState> {
+        match self.properties.instance_view.as_ref()?.power_state() {
+            PowerState::Unknown(s) if s.is_empty() => None,
+            p => Some(p),
+        }
+    }
+}
+
 /// The power actions Standby takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PowerAction {
@@ -257,9 +283,26 @@ impl ArmClient {
         self.url(path, &self.api_versions().compute, extra)
     }
 
+    pub(crate) fn vm_list_url(&self, resource_group: &str) -> url::Url {
+        self.compute_url(&self.rg_path(resource_group, "virtualMachines"), &[])
+    }
+
     pub async fn list_vms(&self, resource_group: &str) -> Result<Vec<VirtualMachine>, ArmError> {
-        let url = self.compute_url(&self.rg_path(resource_group, "virtualMachines"), &[]);
-        self.list_all(url, "the VM list").await
+        self.list_all(self.vm_list_url(resource_group), "the VM list")
+            .await
+    }
+
+    /// The run-time status of every VM of the subscription, a page at a time:
+    /// `GET /subscriptions/{s}/providers/Microsoft.Compute/virtualMachines?statusOnly=true`
+    /// (`VirtualMachines_ListAll`; ComputeRP documents `statusOnly` on the subscription's list
+    /// only). One read per page instead of one instance view per VM.
+    pub async fn for_each_vm_status(&self, f: impl FnMut(Vec<VmStatus>)) -> Result<(), ArmError> {
+        let path = format!(
+            "/subscriptions/{}/providers/Microsoft.Compute/virtualMachines",
+            self.subscription_id()
+        );
+        let url = self.compute_url(&path, &[("statusOnly", "true")]);
+        self.for_each_page(url, "the VM status list", f).await
     }
 
     pub async fn get_vm(&self, id: &ResourceId) -> Result<VirtualMachine, ArmError> {
