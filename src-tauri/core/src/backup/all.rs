@@ -478,7 +478,10 @@ async fn run_parent(
             let total = plan.eligible.len();
             ctx.report(
                 1.0,
-                &format!("backing up {total} volumes ({} skipped)", plan.skipped.len()),
+                &format!(
+                    "backing up {total} volumes ({} skipped)",
+                    plan.skipped.len()
+                ),
                 None,
             )?;
             match &client {
@@ -542,13 +545,9 @@ async fn run_parent(
             };
             *plan_cell.lock() = plan;
             if failed > 0 {
-                let first = failures.lock()[0].clone();
                 return Err(JobError::Operation(crate::ApiError::new(
                     crate::ErrorCode::Unavailable,
-                    format!(
-                        "{failed} of {total} volumes were not backed up (first: {}: {}); resume the job to try them again",
-                        first.volume_name, first.error
-                    ),
+                    failure_summary(&failures.lock(), total),
                 )));
             }
             Ok(serde_json::to_value(&tally).expect("tally serialises"))
@@ -586,6 +585,31 @@ async fn run_parent(
         backups,
         failures,
     })
+}
+
+/// How many failures the job's error names one by one: the window shows the error as it is,
+/// and an administrator should see which volumes failed and why without opening the job.
+const NAMED_FAILURES: usize = 5;
+
+/// The error of a run where some volumes failed: each failed volume with the provider's words,
+/// up to [`NAMED_FAILURES`], then how many more (all of them are in the job's notification).
+fn failure_summary(failures: &[VolumeFailure], total: usize) -> String {
+    let named: Vec<String> = failures
+        .iter()
+        .take(NAMED_FAILURES)
+        .map(|f| format!("{}: {}", f.volume_name, f.error))
+        .collect();
+    let more = failures.len().saturating_sub(NAMED_FAILURES);
+    let rest = if more > 0 {
+        format!("; and {more} more, listed in the job's notification")
+    } else {
+        String::new()
+    };
+    format!(
+        "{} of {total} volumes were not backed up: {}{rest}. Resume the job to try them again",
+        failures.len(),
+        named.join("; ")
+    )
 }
 
 struct Shared<'a> {
@@ -743,4 +767,33 @@ fn announce(
         .account(p.account_id.clone())
         .job(job.id.clone());
     report.announce(&note);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_partial_failure_names_each_failed_volume_up_to_five_then_counts_the_rest() {
+        let f = |i: usize| super::VolumeFailure {
+            volume_id: format!("d{i}"),
+            volume_name: format!("desk-{i}"),
+            job_id: None,
+            error: format!("error {i}"),
+        };
+        let two: Vec<_> = (1..=2).map(f).collect();
+        assert_eq!(
+            super::failure_summary(&two, 10),
+            "2 of 10 volumes were not backed up: desk-1: error 1; desk-2: error 2. Resume the job to try them again"
+        );
+        let seven: Vec<_> = (1..=7).map(f).collect();
+        let s = super::failure_summary(&seven, 10);
+        assert!(
+            s.starts_with("7 of 10 volumes were not backed up: desk-1: error 1;"),
+            "{s}"
+        );
+        assert!(
+            s.contains("desk-5: error 5; and 2 more, listed in the job's notification."),
+            "{s}"
+        );
+        assert!(!s.contains("desk-6"), "{s}");
+    }
 }
