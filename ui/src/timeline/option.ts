@@ -51,9 +51,11 @@ const BUCKET_SERIES = new Set([
   "bucket-primary",
   "bucket-primary-progress",
   "bucket-primary-failed",
+  "bucket-primary-failmark",
   "bucket-replica",
   "bucket-replica-progress",
   "bucket-replica-failed",
+  "bucket-replica-failmark",
   "bucket-expiry",
 ]);
 
@@ -287,17 +289,23 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
     if (b.expires_at && pointExpiries) expiry.push([ms(b.expires_at), EXPIRY, i]);
     i++;
   }
-  // Buckets: one bar in the middle of its column, in a series per lane and worst state.
+  // Buckets: one bar in the middle of its column, in a series per lane and look. A bar is red
+  // only when all it counts failed, cyan while some are in progress, else the lane's colour; a
+  // column where some failed gets a red tick above its bar. (Coloured by the worst state alone,
+  // one failure in forty made a week of mostly available backups read as a red band.)
   const bucketSeries: Record<string, Datum[]> = {};
   t.buckets.forEach((b, k) => {
     const x = (ms(b.start) + ms(b.end)) / 2;
-    const look = b.worst === "failed" ? "-failed" : b.worst === "available" ? "" : "-progress";
+    const look = b.failed === b.count ? "-failed" : b.in_progress > 0 ? "-progress" : "";
     const [id, lane] = b.lane === "primary" ? ["bucket-primary", PRIMARY] : b.lane === "replica" ? ["bucket-replica", REPLICA] : ["bucket-expiry", EXPIRY];
     const key = b.lane === "expiry" ? id : id + look;
     (bucketSeries[key] ??= []).push([x, lane, k]);
+    if (b.lane !== "expiry" && b.failed > 0 && b.failed < b.count) (bucketSeries[id + "-failmark"] ??= []).push([x, lane, k]);
   });
   const bars = (id: string, name: string, color: string, height = 18) =>
     scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, height] });
+  const ticks = (id: string, name: string, color: string) =>
+    scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, 6], symbolOffset: [0, -13] });
   const runs = t.runs.map((r, k) => ({
     value: [ms(r.due_at), RUNS, k],
     itemStyle: { color: p[RUN_COLOR[r.state]] },
@@ -421,10 +429,12 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
       scatter("expiry", "Expiries", expiry, p.expiry, { symbol: "rect", symbolSize: [2, 14] }),
       bars("bucket-primary", "Primary backups, counted", p.primary),
       bars("bucket-primary-progress", "Primary backups, counted, some being taken", p.creating),
-      bars("bucket-primary-failed", "Primary backups, counted, some failed", p.failed),
+      bars("bucket-primary-failed", "Primary backups, counted, all failed", p.failed),
+      ticks("bucket-primary-failmark", "Primary backups, counted, some failed", p.failed),
       bars("bucket-replica", "Secondary replicas, counted", p.replica),
       bars("bucket-replica-progress", "Secondary replicas, counted, some being copied", p.creating),
-      bars("bucket-replica-failed", "Secondary replicas, counted, some failed", p.failed),
+      bars("bucket-replica-failed", "Secondary replicas, counted, all failed", p.failed),
+      ticks("bucket-replica-failmark", "Secondary replicas, counted, some failed", p.failed),
       bars("bucket-expiry", "Expiries, counted", p.expiry, 14),
       {
         id: "runs",

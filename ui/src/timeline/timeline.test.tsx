@@ -269,7 +269,15 @@ describe("timelineOption", () => {
     const t = crowded();
     const o = opt(t);
     const mid = (start: string) => Date.parse(start) + 1_800_000;
-    expect(series(o, "bucket-primary-failed").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
+    // 10 of 400 failed: the lane's colour with a red tick, not a red bar.
+    expect(series(o, "bucket-primary").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
+    expect(series(o, "bucket-primary-failmark").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
+    expect(series(o, "bucket-primary-failed").data).toHaveLength(0);
+    // All of a column failed: a red bar, and no tick.
+    const b0 = t.buckets[0]!;
+    const allFailed = opt({ ...t, buckets: [{ ...b0, failed: b0.count, available: 0, in_progress: 0 }] });
+    expect(series(allFailed, "bucket-primary-failed").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
+    expect(series(allFailed, "bucket-primary-failmark").data).toHaveLength(0);
     expect(series(o, "bucket-primary-progress").data).toEqual([[mid("2026-11-21T02:00:00.000Z"), 0, 1]]);
     expect(series(o, "bucket-replica").data).toEqual([[mid("2026-11-21T03:00:00.000Z"), 1, 2]]);
     expect(series(o, "bucket-expiry").data).toEqual([[mid("2026-11-28T02:00:00.000Z"), 2, 3]]);
