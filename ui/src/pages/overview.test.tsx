@@ -107,7 +107,7 @@ describe("the Volumes table", () => {
     await screen.findAllByTestId("volume-row");
     expect(screen.getByTestId("volume-count").textContent).toBe("5,000 volumes");
     const shown = screen.getAllByTestId("volume-row").length;
-    // 600 px of 54 px rows and 8 rows of overscan: a window, never the 5,000.
+    // 600 px of 54 px rows and 5 rows of overscan: a window, never the 5,000.
     expect(shown).toBeGreaterThan(5);
     expect(shown).toBeLessThan(40);
     expect(screen.getByTestId("volumes-table").getAttribute("aria-rowcount")).toBe("5001");
