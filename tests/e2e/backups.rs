@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
+use standby_tests::driver::KeptOnFailure;
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
     click, is_visible, save_screenshot, text_of, wait_for_heading, wait_for_text,
@@ -48,28 +49,6 @@ fn lab_call(
         .context("no status line")?;
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     Ok((status, body))
-}
-
-/// The app's data folder, kept when the flow fails: its log says what the engine did.
-struct KeptOnFailure(Option<tempfile::TempDir>);
-
-impl KeptOnFailure {
-    fn path(&self) -> &std::path::Path {
-        self.0.as_ref().expect("held until drop").path()
-    }
-}
-
-impl Drop for KeptOnFailure {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            if std::thread::panicking() {
-                eprintln!(
-                    "the app's data folder (its log) is kept: {}",
-                    dir.keep().display()
-                );
-            }
-        }
-    }
 }
 
 /// Like `wait_for_text`, with a deadline of our own (backups and restores take a while).
@@ -249,7 +228,7 @@ async fn backup_and_restore_flows() {
             started.elapsed().as_secs_f64()
         )
     };
-    let data = KeptOnFailure(Some(tempfile::tempdir().unwrap()));
+    let data = KeptOnFailure::new();
     let (driver, client) = standby_tests::driver::on_lab(data.path()).await.unwrap();
 
     // ---- set-up around the screens -----------------------------------------------------------

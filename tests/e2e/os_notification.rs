@@ -23,6 +23,7 @@ use anyhow::{bail, Context};
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Client;
 use serde_json::{json, Value};
+use standby_tests::driver::KeptOnFailure;
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{click, save_screenshot, wait_for_heading, wait_for_text};
 
@@ -340,28 +341,6 @@ mod window_manager {
     }
 }
 
-/// The app's data folder, kept when the flow fails: its log says what the engine did.
-struct KeptOnFailure(Option<tempfile::TempDir>);
-
-impl KeptOnFailure {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("held until drop").path()
-    }
-}
-
-impl Drop for KeptOnFailure {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            if std::thread::panicking() {
-                eprintln!(
-                    "the app's data folder (its log) is kept: {}",
-                    dir.keep().display()
-                );
-            }
-        }
-    }
-}
-
 /// The process id of the app started on the data folder `data` (the driver's launch).
 fn app_pid(data: &Path) -> anyhow::Result<u32> {
     let marker = [
@@ -502,7 +481,7 @@ async fn os_notification_only_while_hidden() {
         "the session bus's notification service is the test's"
     );
 
-    let data = KeptOnFailure(Some(tempfile::tempdir().unwrap()));
+    let data = KeptOnFailure::new();
     let (driver, client) = standby_tests::driver::on_lab(data.path()).await.unwrap();
     // A backup's command resolves when its job ends: longer than WebDriver's script timeout.
     client

@@ -185,3 +185,35 @@ pub async fn on_lab(data: &Path) -> anyhow::Result<(Driver, Client)> {
     crate::screens::wait_for_text(&client, "[data-testid='lab-badge']", "lab").await?;
     Ok((driver, client))
 }
+
+/// The app's data folder for one flow, kept when the flow fails: its log says what the engine did.
+pub struct KeptOnFailure(Option<tempfile::TempDir>);
+
+impl KeptOnFailure {
+    pub fn new() -> Self {
+        Self(Some(tempfile::tempdir().expect("a temporary data folder")))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.as_ref().expect("held until drop").path()
+    }
+}
+
+impl Default for KeptOnFailure {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for KeptOnFailure {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            if std::thread::panicking() {
+                eprintln!(
+                    "the app's data folder (its log) is kept: {}",
+                    dir.keep().display()
+                );
+            }
+        }
+    }
+}
