@@ -19,6 +19,7 @@ use standby_tests::driver::KeptOnFailure;
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
     click, is_visible, save_screenshot, text_of, wait_for_heading, wait_for_text,
+    wait_for_text_within,
 };
 
 /// A call to the lab's control API (plain HTTP on loopback): its status and body.
@@ -49,32 +50,6 @@ fn lab_call(
         .context("no status line")?;
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     Ok((status, body))
-}
-
-/// Like `wait_for_text`, with a deadline of our own (backups and restores take a while).
-async fn wait_long(client: &Client, css: &str, needle: &str, secs: u64) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        for el in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
-            if !is_visible(client, &el).await {
-                continue;
-            }
-            let t = el
-                .prop("textContent")
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if t.to_lowercase().contains(&needle.to_lowercase()) {
-                return Ok(t);
-            }
-        }
-        if Instant::now() > deadline {
-            let shot = save_screenshot(client, "failed-wait").await.ok();
-            bail!("no {css} containing {needle:?} within {secs} s; screen: {shot:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn click_xpath(client: &Client, xpath: &str) -> anyhow::Result<()> {
@@ -143,7 +118,7 @@ async fn open_restore(client: &Client, name: &str, site: &str) -> anyhow::Result
         "//*[@role='menuitem' and normalize-space()='Restore']",
     )
     .await?;
-    wait_long(client, "section[role='dialog']", "Checks", 60).await?;
+    wait_for_text_within(client, "section[role='dialog']", "Checks", 60).await?;
     Ok(())
 }
 
@@ -206,14 +181,14 @@ async fn restore_typing_name(
     );
     restore.click().await?;
     // Progress first (a restore takes a safety snapshot, deallocates, makes a disk, swaps it).
-    wait_long(client, "section[role='dialog']", "Cancel restore", 20).await?;
-    match wait_long(client, "section[role='dialog']", step, 20).await {
+    wait_for_text_within(client, "section[role='dialog']", "Cancel restore", 20).await?;
+    match wait_for_text_within(client, "section[role='dialog']", step, 20).await {
         Ok(_) => {
             save_screenshot(client, &format!("{shot}-progress")).await?;
         }
         Err(e) => eprintln!("the restore's progress never showed {step:?}: {e}"),
     }
-    let done = wait_long(client, "section[role='dialog']", "was restored", 240).await?;
+    let done = wait_for_text_within(client, "section[role='dialog']", "was restored", 240).await?;
     save_screenshot(client, &format!("{shot}-done")).await?;
     Ok(done)
 }
@@ -324,7 +299,7 @@ async fn backup_and_restore_flows() {
         .await
         .unwrap();
     // The replica's copy is visible in the job's progress while it runs, and in the list.
-    wait_long(&client, "section[role='dialog']", "replicat", 60)
+    wait_for_text_within(&client, "section[role='dialog']", "replicat", 60)
         .await
         .unwrap();
     // The list follows the replica's percentage while it copies (when the copy does not end
@@ -354,7 +329,7 @@ async fn backup_and_restore_flows() {
         .await
         .unwrap();
     step("waiting for the backup's end");
-    let created = wait_long(&client, "[data-testid='created-backups']", "Replica", 300)
+    let created = wait_for_text_within(&client, "[data-testid='created-backups']", "Replica", 300)
         .await
         .unwrap();
     assert!(

@@ -13,7 +13,9 @@ use anyhow::{bail, Context};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use standby_tests::ipc::invoke;
-use standby_tests::screens::{click, save_screenshot, wait_for_heading, wait_for_text};
+use standby_tests::screens::{
+    click, save_screenshot, wait_for_heading, wait_for_text, wait_for_text_within,
+};
 
 /// One call to the lab's control API (plain HTTP on loopback).
 fn lab_call(control: &str, method: &str, path: &str, body: Value) -> anyhow::Result<String> {
@@ -112,18 +114,6 @@ async fn wait_enabled(client: &Client, text: &str, secs: u64) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
-}
-
-/// Waits up to `secs` for `css` to contain `needle` (longer than `wait_for_text`'s 15 s).
-async fn wait_long(client: &Client, css: &str, needle: &str, secs: u64) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match wait_for_text(client, css, needle).await {
-            Ok(t) => return Ok(t),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => {}
-        }
-    }
 }
 
 async fn close_dialog(client: &Client) -> anyhow::Result<()> {
@@ -294,7 +284,7 @@ async fn backup_all_and_clone_flows() {
             .await
             .unwrap();
     }
-    let outcome = wait_long(
+    let outcome = wait_for_text_within(
         &client,
         "[data-testid='backup-all-outcome']",
         "backups made",
@@ -340,7 +330,7 @@ async fn backup_all_and_clone_flows() {
     set_field(&client, "Destination Frame account", "acme-dr")
         .await
         .unwrap();
-    let checks = wait_long(&client, "[data-testid='clone-checks']", "Remote site", 60)
+    let checks = wait_for_text_within(&client, "[data-testid='clone-checks']", "Remote site", 60)
         .await
         .unwrap();
     eprintln!("checks before DR: {checks}");
@@ -431,7 +421,7 @@ async fn backup_all_and_clone_flows() {
     set_field(&client, "Destination Frame account", "acme-dr")
         .await
         .unwrap();
-    wait_long(&client, "[data-testid='clone-summary']", "Ready", 60)
+    wait_for_text_within(&client, "[data-testid='clone-summary']", "Ready", 60)
         .await
         .unwrap();
     let replace = client
@@ -465,7 +455,7 @@ async fn backup_all_and_clone_flows() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    wait_long(
+    wait_for_text_within(
         &client,
         "[data-testid='clone-summary']",
         "Ready: 2 to clone",
@@ -497,7 +487,7 @@ async fn backup_all_and_clone_flows() {
             .await
             .unwrap();
     }
-    let outcome = wait_long(&client, "[data-testid='clone-outcome']", "cloned", 600)
+    let outcome = wait_for_text_within(&client, "[data-testid='clone-outcome']", "cloned", 600)
         .await
         .unwrap();
     assert!(outcome.contains("2 desktops cloned"), "{outcome}");
@@ -571,7 +561,7 @@ async fn backup_all_and_clone_flows() {
         .unwrap();
     toggle(&client, "clone-replace-assigned").await.unwrap();
     // The owners acme-pd shares with acme-dr: their desktops are replaced (the old ones kept).
-    wait_long(&client, "[data-testid='clone-summary']", "to replace", 60)
+    wait_for_text_within(&client, "[data-testid='clone-summary']", "to replace", 60)
         .await
         .unwrap();
     scroll_dialog(&client).await.unwrap();
@@ -632,7 +622,7 @@ async fn backup_all_and_clone_flows() {
             .await
             .unwrap();
     }
-    wait_long(
+    wait_for_text_within(
         &client,
         "[data-testid='jobs-running-count']",
         "None running",

@@ -16,6 +16,7 @@ use standby_tests::ipc::invoke;
 use standby_tests::lab_control::LabControl;
 use standby_tests::screens::{
     click, click_button, fill, save_screenshot, text_of, wait_for_heading, wait_for_text,
+    wait_for_text_within,
 };
 
 /// Starts a command without waiting for its answer (a long job the screens should show running).
@@ -52,18 +53,6 @@ async fn choose(client: &Client, label: &str, option: &str) -> anyhow::Result<()
             bail!("no option {option} in {label}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits up to `secs` for `css` to contain `needle` (longer than `wait_for_text`'s 15 s).
-async fn wait_long(client: &Client, css: &str, needle: &str, secs: u64) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match wait_for_text(client, css, needle).await {
-            Ok(t) => return Ok(t),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => {}
-        }
     }
 }
 
@@ -128,7 +117,7 @@ async fn volumes_dashboard_and_dr_pages() {
         .await
         .unwrap();
     // 1 sandbox, 2 utility servers, 38 desktops, 36 profiles, 36 personal drives, 1 template.
-    wait_long(&client, "[data-testid='volume-count']", "114 volumes", 60)
+    wait_for_text_within(&client, "[data-testid='volume-count']", "114 volumes", 60)
         .await
         .unwrap();
     let rows = count(&client, "[data-testid='volume-row']").await;
@@ -197,7 +186,7 @@ async fn volumes_dashboard_and_dr_pages() {
 
     // ---- The Volumes tab on lab-azure: the DR's Frame account, backups and replicas ----
     choose(&client, "Cloud account", "lab-azure").await.unwrap();
-    let total = wait_long(&client, "[data-testid='volume-count']", "volumes", 30)
+    let total = wait_for_text_within(&client, "[data-testid='volume-count']", "volumes", 30)
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -266,7 +255,7 @@ async fn volumes_dashboard_and_dr_pages() {
         azure_card.contains("Replicates to northeurope"),
         "{azure_card}"
     );
-    wait_long(
+    wait_for_text_within(
         &client,
         "[data-testid='dash-account-lab-azure'] [data-testid='quota-table']",
         "snapshots",
