@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use standby_tests::driver::KeptOnFailure;
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
-    click, is_visible, save_screenshot, text_of, wait_for_heading, wait_for_text,
+    click, click_xpath, save_screenshot, text_of, wait_for_heading, wait_for_text,
     wait_for_text_within,
 };
 
@@ -50,30 +50,6 @@ fn lab_call(
         .context("no status line")?;
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     Ok((status, body))
-}
-
-async fn click_xpath(client: &Client, xpath: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(el) = client.find(Locator::XPath(xpath)).await {
-            if is_visible(client, &el).await {
-                // Dialogs scroll: WebKitWebDriver does not scroll a modal's content for a click.
-                let arg = serde_json::to_value(&el)?;
-                client
-                    .execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg])
-                    .await?;
-                el.click()
-                    .await
-                    .with_context(|| format!("cannot click {xpath}"))?;
-                return Ok(());
-            }
-        }
-        if Instant::now() > deadline {
-            let shot = save_screenshot(client, "failed-wait").await.ok();
-            bail!("nothing clickable matches {xpath}; screen: {shot:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Picks `option` in the Mantine select labelled `label` (typing `search` first when given).

@@ -14,7 +14,7 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
-    click, save_screenshot, wait_for_heading, wait_for_text, wait_for_text_within,
+    click, click_xpath, save_screenshot, wait_for_heading, wait_for_text, wait_for_text_within,
 };
 
 /// One call to the lab's control API (plain HTTP on loopback).
@@ -81,17 +81,6 @@ async fn choose(client: &Client, label: &str, option: &str) -> anyhow::Result<()
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn click_xpath(client: &Client, xpath: &str) -> anyhow::Result<()> {
-    client
-        .find(Locator::XPath(xpath))
-        .await
-        .with_context(|| format!("nothing matches {xpath}"))?
-        .click()
-        .await
-        .with_context(|| format!("cannot click {xpath}"))?;
-    Ok(())
 }
 
 async fn button_enabled(client: &Client, text: &str) -> anyhow::Result<bool> {

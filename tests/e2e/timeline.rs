@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use standby_tests::driver::{app_binary, Driver};
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
-    click, fill, is_visible, save_screenshot, wait_for_heading, wait_for_text,
+    click, click_xpath, fill, save_screenshot, wait_for_heading, wait_for_text,
 };
 
 /// A call to the lab's control API (plain HTTP on loopback): its status.
@@ -44,33 +44,6 @@ fn lab_post(control: &str, path: &str, body: &Value) -> anyhow::Result<u16> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .context("no status line")
-}
-
-async fn click_xpath(client: &Client, xpath: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        for el in client
-            .find_all(Locator::XPath(xpath))
-            .await
-            .unwrap_or_default()
-        {
-            if is_visible(client, &el).await {
-                let arg = serde_json::to_value(&el)?;
-                client
-                    .execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg])
-                    .await?;
-                el.click()
-                    .await
-                    .with_context(|| format!("cannot click {xpath}"))?;
-                return Ok(());
-            }
-        }
-        if Instant::now() > deadline {
-            let shot = save_screenshot(client, "failed-wait").await.ok();
-            bail!("nothing clickable matches {xpath}; screen: {shot:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Answers the native file dialog titled `title` (GTK, outside the web view a WebDriver sees)

@@ -470,3 +470,32 @@ pub async fn scroll_to_text(client: &Client, css: &str, prefix: &str) -> anyhow:
     }
     Ok(())
 }
+
+/// Clicks the first visible element matching `xpath`, scrolled into view first (WebKitWebDriver
+/// does not scroll a modal's content for a click), waiting up to 15 s for one to appear.
+pub async fn click_xpath(client: &Client, xpath: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        for el in client
+            .find_all(Locator::XPath(xpath))
+            .await
+            .unwrap_or_default()
+        {
+            if is_visible(client, &el).await {
+                let arg = serde_json::to_value(&el)?;
+                client
+                    .execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg])
+                    .await?;
+                el.click()
+                    .await
+                    .with_context(|| format!("cannot click {xpath}"))?;
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            let shot = save_screenshot(client, "failed-wait").await.ok();
+            bail!("nothing clickable matches {xpath}; screen: {shot:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
