@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod drawing;
 pub mod lab;
 mod scheduling;
 mod state;

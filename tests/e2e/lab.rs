@@ -156,6 +156,29 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
     }
     assert_eq!(label, "Notifications", "marking all read clears the bell");
 
+    // Where no GPU renders (Xvfb in CI), the window turned WebKit's asynchronous overflow
+    // scrolling off (src-tauri/src/drawing.rs, docs/console.md "Drawing without a GPU"): the
+    // feature exists in this WebKitGTK and was set. With a GPU nothing is set.
+    if std::env::var_os("STANDBY_WEBKIT_FEATURES").is_none() {
+        let gpu = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        });
+        let mut log = String::new();
+        for entry in std::fs::read_dir(data.path().join("logs"))
+            .unwrap()
+            .flatten()
+        {
+            log.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        let set = log.contains("WebKit feature set feature=AsyncOverflowScrolling on=false");
+        assert_eq!(
+            set, !gpu,
+            "GPU render node present: {gpu}; the app's log:\n{log}"
+        );
+        assert!(!log.contains("WebKit feature not set"), "{log}");
+    }
+
     client.close().await.unwrap();
     drop(driver);
 }

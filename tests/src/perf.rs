@@ -100,21 +100,24 @@ pub async fn volumes_first_render_ms(client: &Client) -> anyhow::Result<f64> {
     v.as_f64().context("a duration")
 }
 
-/// One keystroke in the volumes search: from its `input` event to the next paint (`echo_ms`, the
-/// character shows) and to the paint after the table was filtered (`results_ms`).
+/// One keystroke in the volumes search, timed inside the page from its `input` event.
 #[derive(Debug, Clone, Copy)]
 pub struct Keystroke {
-    pub echo_ms: f64,
-    /// To the commit of the filtered table into the DOM (the page's own work, before painting).
+    /// To the filtered table in the DOM (the first mutation the key caused): the page's own work.
     pub commit_ms: f64,
+    /// Animation frames that began after the key and before the table was in the DOM: 0 when the
+    /// next frame shows the answer (the search "answers within a frame").
+    pub late_frames: u32,
+    /// To the start of the frame after the one that painted the answer: when it is on screen.
     pub results_ms: f64,
+    /// How long the frame that painted the answer took (its start to the next frame's start).
+    pub paint_frame_ms: f64,
 }
 
 /// Sets the search field to `value` as a key press does (React's `onChange` sees an `input`
-/// event) and times it. The table filters through `useDeferredValue`: the urgent render shows the
-/// "Updating" loader next to the count, the deferred one filters the rows and removes it; the
-/// answer is timed at the paint after the loader went away. Without a loader at all (a render
-/// that was not deferred) it is timed at the paint after the first commit.
+/// event) and times it. A frame's animation callbacks run before its style, layout and paint, so
+/// the first callback after the table changed belongs to the frame that paints it, and the one
+/// after that to the next frame, which begins once the painted one is done.
 pub async fn keystroke(client: &Client, value: &str) -> anyhow::Result<Keystroke> {
     let v = run(
         client,
@@ -123,47 +126,40 @@ pub async fn keystroke(client: &Client, value: &str) -> anyhow::Result<Keystroke
         const [value, done] = arguments;
         const input = document.querySelector("input[aria-label='Search volumes']");
         if (!input) { done({ err: "no search field labelled 'Search volumes'" }); return; }
-        const busy = () => !!document.querySelector("[aria-label='Updating']");
-        if (busy()) { done({ err: "the table is still updating from the previous keystroke" }); return; }
-        let sawBusy = false, committed = false, finished = false, echo = null, commit = null;
-        const timer = setTimeout(() => finish("the table did not settle within 10 s"), 10000);
-        function finish(err) {
-          if (finished) return;
-          finished = true;
-          obs.disconnect();
-          clearTimeout(timer);
-          if (err) { done({ err }); return; }
-          commit = performance.now() - t0;
-          requestAnimationFrame(() => requestAnimationFrame(() => {
-            const results = performance.now() - t0;
-            const wait = () => echo === null ? requestAnimationFrame(wait) : done({ ok: { echo, commit, results } });
-            wait();
-          }));
-        }
-        const obs = new MutationObserver(() => {
-          committed = true;
-          if (busy()) sawBusy = true;
-          else if (sawBusy) finish();
-        });
+        let commit = null, late = 0, painting = null;
+        const obs = new MutationObserver(() => { if (commit === null) commit = performance.now() - t0; });
         obs.observe(document.querySelector("main") || document.body, { childList: true, subtree: true, characterData: true, attributes: true });
+        const timer = setTimeout(() => { obs.disconnect(); done({ err: "the page did not change within 10 s of the key" }); }, 10000);
         const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
         input.focus();
         const t0 = performance.now();
         setter.call(input, value);
         input.dispatchEvent(new Event("input", { bubbles: true }));
-        requestAnimationFrame(() => requestAnimationFrame(() => {
-          echo = performance.now() - t0;
-          // The urgent render committed and painted without a loader: nothing was deferred.
-          if (committed && !sawBusy && !busy()) finish();
-        }));
+        const frame = () => {
+          const now = performance.now() - t0;
+          if (painting !== null) {
+            clearTimeout(timer);
+            obs.disconnect();
+            done({ ok: { commit, late, results: now, paint: now - painting } });
+            return;
+          }
+          if (commit !== null) painting = now; else late++;
+          requestAnimationFrame(frame);
+        };
+        requestAnimationFrame(frame);
         "#,
         vec![json!(value)],
     )
     .await?;
     Ok(Keystroke {
-        echo_ms: v["echo"].as_f64().context("echo")?,
         commit_ms: v["commit"].as_f64().context("commit")?,
+        late_frames: v["late"]
+            .as_u64()
+            .context("late")?
+            .try_into()
+            .context("late frames")?,
         results_ms: v["results"].as_f64().context("results")?,
+        paint_frame_ms: v["paint"].as_f64().context("paint")?,
     })
 }
 
@@ -374,6 +370,35 @@ pub async fn repaint_frames(client: &Client, ms: u64) -> anyhow::Result<Vec<f64>
           last = t;
           el.style.background = (n++ % 2) ? "rgb(250,250,250)" : "rgb(240,244,248)";
           if (t - start < ms) requestAnimationFrame(frame); else { el.remove(); done({ ok: deltas }); }
+        };
+        requestAnimationFrame(frame);
+        "#,
+        vec![json!(ms)],
+    )
+    .await?;
+    Ok(v.as_array()
+        .context("frame deltas")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect())
+}
+
+/// The gaps between animation frames while the window scrolls down 40 px a frame (the Volumes
+/// table scrolls with the window), for `ms` milliseconds, then back to the top.
+pub async fn scroll_frames(client: &Client, ms: u64) -> anyhow::Result<Vec<f64>> {
+    let v = run(
+        client,
+        "record frames while the window scrolls",
+        r#"
+        const [ms, done] = arguments;
+        const deltas = [];
+        let last = null;
+        const start = performance.now();
+        const frame = (t) => {
+          if (last !== null) deltas.push(t - last);
+          last = t;
+          window.scrollBy(0, 40);
+          if (t - start < ms) requestAnimationFrame(frame); else { window.scrollTo(0, 0); done({ ok: deltas }); }
         };
         requestAnimationFrame(frame);
         "#,

@@ -21,3 +21,6 @@ class ResizeObserverStub {
   disconnect() {}
 }
 window.ResizeObserver = ResizeObserverStub as unknown as typeof ResizeObserver;
+
+// The Volumes table scrolls with the window; jsdom has no scrolling and only reports it missing.
+window.scrollTo = (() => {}) as typeof window.scrollTo;

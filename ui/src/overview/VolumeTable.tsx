@@ -3,8 +3,8 @@
 
 import { Table, UnstyledButton } from "@mantine/core";
 import { IconArrowsSort, IconSortAscending, IconSortDescending } from "@tabler/icons-react";
-import { useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useMemo, useRef, type ReactNode } from "react";
+import { useWindowVirtualizer } from "@tanstack/react-virtual";
+import { memo, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from "react";
 
 import type { VolumeRow } from "../bindings";
 import "./VolumeTable.css";
@@ -15,7 +15,7 @@ export type Sort = { key: SortKey; desc: boolean };
 
 /** Row height in pixels: fixed, so that the virtualiser never measures (two lines per cell). */
 const ROW = 54;
-/** The sticky header's height, before the first row in the scroll container. */
+/** The sticky header's height, before the first row. */
 const HEAD = 40;
 
 const COLUMNS: { key: SortKey; label: string; width: string }[] = [
@@ -91,39 +91,39 @@ export function filterByName(sorted: Keyed[], search: string): Keyed[] {
 }
 
 export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; onSort: (s: Sort) => void; now: number }) {
-  const scroller = useRef<HTMLDivElement>(null);
-  // TanStack Virtual keeps its state outside React; the compiler is told not to memoise around it.
-  // eslint-disable-next-line react-hooks/incompatible-library
-  const virtual = useVirtualizer({
+  // The rows scroll with the window, not in a box of their own: WebKitGTK gives an overflow
+  // scroller its own composited layer, and without a GPU (llvmpipe) every change inside one cost a
+  // frame of 130 to 150 ms, and its first seconds on screen 4 s of both cores (docs/console.md,
+  // "Drawing without a GPU"). In the window's own scroll the same change is painted in one frame.
+  const table = useRef<HTMLTableElement>(null);
+  const margin = useDocumentTop(table);
+  const virtual = useWindowVirtualizer({
     count: props.rows.length,
-    getScrollElement: () => scroller.current,
     estimateSize: () => ROW,
     // A volume keeps its row element across keystrokes and sorts, so the memoised row is reused.
     getItemKey: (i) => props.rows[i]?.row.volume_id ?? i,
     paddingStart: HEAD,
+    scrollMargin: margin,
     overscan: 5,
   });
   const items = virtual.getVirtualItems();
   const first = items[0];
   const last = items[items.length - 1];
-  const top = first ? first.start - HEAD : 0;
-  const bottom = last ? virtual.getTotalSize() - last.end : 0;
+  const top = first ? first.start - margin - HEAD : 0;
+  const bottom = last ? virtual.getTotalSize() - (last.end - margin) : 0;
 
   return (
     <div
-      ref={scroller}
       data-testid="volumes-scroll"
-      tabIndex={0}
-      aria-label="Volumes table, scrollable"
       style={{
-        height: "max(360px, calc(100vh - 360px))",
-        overflow: "auto",
         border: "1px solid var(--mantine-color-default-border)",
         borderRadius: "var(--mantine-radius-md)",
       }}
     >
       <Table
+        ref={table}
         stickyHeader
+        stickyHeaderOffset="var(--app-shell-header-offset, 0px)"
         highlightOnHover
         verticalSpacing={0}
         data-testid="volumes-table"
@@ -150,6 +150,22 @@ export function VolumeTable(props: { rows: Keyed[]; total: number; sort: Sort; o
       </Table>
     </div>
   );
+}
+
+/** Where `el` begins in the document, kept current as what is above it grows or shrinks. */
+function useDocumentTop(el: RefObject<HTMLElement | null>): number {
+  const [top, setTop] = useState(0);
+  useLayoutEffect(() => {
+    const node = el.current;
+    if (!node) return;
+    const measure = () => setTop(Math.round(node.getBoundingClientRect().top + window.scrollY));
+    measure();
+    // What sits above the table (an alert, the toolbar wrapping) moves it; the body's size changes then.
+    const seen = new ResizeObserver(measure);
+    seen.observe(document.body);
+    return () => seen.disconnect();
+  }, [el]);
+  return top;
 }
 
 /** The sortable column headers: memoised, a keystroke does not change them. */

@@ -26,7 +26,8 @@ export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
         title="Volumes"
         description="Persistent desktop volumes: free space, autogrow, backups, restore and clone."
       />
-      <Card withBorder padding={0}>
+      {/* Not clipped: the Volumes table's header sticks under the window's header as the page scrolls. */}
+      <Card withBorder padding={0} style={{ overflow: "visible" }}>
         <Tabs defaultValue="volumes" keepMounted={false}>
           <Tabs.List px="md" pt="xs">
             <Tabs.Tab value="volumes" data-tab="volumes" leftSection={<IconDatabase size={16} />}>

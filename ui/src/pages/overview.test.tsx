@@ -4,7 +4,7 @@ import { MantineProvider } from "@mantine/core";
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { clearMocks } from "@tauri-apps/api/mocks";
 import type { ReactNode } from "react";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 
 import type { CloudAccount } from "../bindings";
 import { VolumeBrowser } from "../components/VolumeBrowser";
@@ -80,20 +80,10 @@ function overview(rows: unknown[], guest: unknown = { state: "read", source: "la
 
 const wrap = (ui: ReactNode) => render(<MantineProvider theme={theme}>{ui}</MantineProvider>);
 
-// jsdom lays nothing out: give the table's scroll container the height of a window.
-const height = Object.getOwnPropertyDescriptor(HTMLElement.prototype, "clientHeight");
-beforeEach(() => {
-  Object.defineProperty(HTMLElement.prototype, "clientHeight", {
-    configurable: true,
-    get() {
-      return (this as HTMLElement).dataset?.testid === "volumes-scroll" ? 600 : 0;
-    },
-  });
-});
+// jsdom lays nothing out: the rows scroll with the window, whose height is jsdom's 768 px.
 afterEach(() => {
   cleanup();
   clearMocks();
-  if (height) Object.defineProperty(HTMLElement.prototype, "clientHeight", height);
 });
 
 const names = () => screen.queryAllByTestId("volume-row").map((r) => r.getAttribute("data-volume"));
@@ -107,7 +97,7 @@ describe("the Volumes table", () => {
     await screen.findAllByTestId("volume-row");
     expect(screen.getByTestId("volume-count").textContent).toBe("5,000 volumes");
     const shown = screen.getAllByTestId("volume-row").length;
-    // 600 px of 54 px rows and 5 rows of overscan: a window, never the 5,000.
+    // A 768 px window of 54 px rows and 5 rows of overscan: a window, never the 5,000.
     expect(shown).toBeGreaterThan(5);
     expect(shown).toBeLessThan(40);
     expect(screen.getByTestId("volumes-table").getAttribute("aria-rowcount")).toBe("5001");

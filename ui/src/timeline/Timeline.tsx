@@ -12,7 +12,7 @@ import {
   IconZoomOut,
 } from "@tabler/icons-react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 
 import type { ApiError, Timeline_Serialize, TimelineBucket, TimelinePoint_Serialize } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
@@ -197,7 +197,8 @@ export function Timeline(props: { timeline: Timeline_Serialize; readDetail?: Rea
   );
 }
 
-function Legend(props: { scheme: Scheme }) {
+/** Memoised: a zoom or pan re-renders the timeline, and the legend only changes with the theme. */
+const Legend = memo(function Legend(props: { scheme: Scheme }) {
   const p = palette(props.scheme);
   const items: [string, string, "dot" | "ring" | "bar" | "area" | "line"][] = [
     ["Primary", p.primary, "dot"],
@@ -232,7 +233,7 @@ function Legend(props: { scheme: Scheme }) {
       ))}
     </Group>
   );
-}
+});
 
 function Selection(props: { selected: Ref | null; point: TimelinePoint_Serialize | null; onRestore: (id: string) => void }) {
   const p = props.point;
