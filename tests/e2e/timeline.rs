@@ -70,23 +70,34 @@ async fn answer_dialog(title: &str, path: Option<&str>) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     // GTK builds its widgets after mapping the window; without a window manager the focus is
-    // given by hand.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    xdotool(&["windowfocus", "--sync", &window])?;
-    match path {
-        Some(p) => {
-            // Save: the name field has the focus with the suggested name selected; Open: typing
-            // a "/" opens the location field. A whole path works in both.
-            xdotool(&["key", "--clearmodifiers", "ctrl+a"])?;
-            xdotool(&["type", "--delay", "20", p])?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            xdotool(&["key", "Return"])?;
+    // given by hand. On a loaded machine the keys can arrive before the widgets: the answer is
+    // given again until the dialog has gone.
+    for attempt in 1..=3 {
+        tokio::time::sleep(Duration::from_millis(800 * attempt)).await;
+        xdotool(&["windowfocus", "--sync", &window])?;
+        match path {
+            Some(p) => {
+                // Save: the name field has the focus with the suggested name selected; Open:
+                // typing a "/" opens the location field. A whole path works in both.
+                xdotool(&["key", "--clearmodifiers", "ctrl+a"])?;
+                xdotool(&["type", "--delay", "20", p])?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                xdotool(&["key", "Return"])?;
+            }
+            None => {
+                xdotool(&["key", "Escape"])?;
+            }
         }
-        None => {
-            xdotool(&["key", "Escape"])?;
+        let gone_by = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < gone_by {
+            let open = xdotool(&["search", "--onlyvisible", "--name", title])?;
+            if !open.lines().any(|w| w == window) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    Ok(())
+    bail!("the dialog titled {title:?} did not close after three answers")
 }
 
 /// Scrolls the export and import card's bottom into view (its outcome grows below the buttons).
