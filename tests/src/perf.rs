@@ -354,87 +354,93 @@ pub async fn idle_frames(client: &Client, ms: u64) -> anyhow::Result<Idle> {
 /// for `ms` milliseconds: what repainting and compositing the whole window costs on this display
 /// (under Xvfb, software rendering), whatever the page holds.
 pub async fn repaint_frames(client: &Client, ms: u64) -> anyhow::Result<Vec<f64>> {
-    let v = run(
+    frames_while(
         client,
         "record full-window repaints",
         r#"
-        const [ms, done] = arguments;
         const el = document.createElement("div");
         el.style.cssText = "position:fixed;inset:0;z-index:2147483647;";
         document.body.appendChild(el);
-        const deltas = [];
-        let last = null, n = 0;
-        const start = performance.now();
-        const frame = (t) => {
-          if (last !== null) deltas.push(t - last);
-          last = t;
-          el.style.background = (n++ % 2) ? "rgb(250,250,250)" : "rgb(240,244,248)";
-          if (t - start < ms) requestAnimationFrame(frame); else { el.remove(); done({ ok: deltas }); }
+        let n = 0;
+        const change = {
+          step: () => { el.style.background = (n++ % 2) ? "rgb(250,250,250)" : "rgb(240,244,248)"; },
+          end: () => el.remove(),
         };
-        requestAnimationFrame(frame);
         "#,
-        vec![json!(ms)],
+        None,
+        ms,
     )
-    .await?;
-    Ok(v.as_array()
-        .context("frame deltas")?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect())
+    .await
 }
 
 /// The gaps between animation frames while the window scrolls down 40 px a frame (the Volumes
 /// table scrolls with the window), for `ms` milliseconds, then back to the top.
 pub async fn scroll_frames(client: &Client, ms: u64) -> anyhow::Result<Vec<f64>> {
-    let v = run(
+    frames_while(
         client,
         "record frames while the window scrolls",
         r#"
-        const [ms, done] = arguments;
-        const deltas = [];
-        let last = null;
-        const start = performance.now();
-        const frame = (t) => {
-          if (last !== null) deltas.push(t - last);
-          last = t;
-          window.scrollBy(0, 40);
-          if (t - start < ms) requestAnimationFrame(frame); else { window.scrollTo(0, 0); done({ ok: deltas }); }
-        };
-        requestAnimationFrame(frame);
+        const change = { step: () => window.scrollBy(0, 40), end: () => window.scrollTo(0, 0) };
         "#,
-        vec![json!(ms)],
+        None,
+        ms,
     )
-    .await?;
-    Ok(v.as_array()
-        .context("frame deltas")?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect())
+    .await
 }
 
 /// The gaps between animation frames while the text of the element `css` changes on every frame,
 /// for `ms` milliseconds: what one small change costs to lay out and paint on this page.
 pub async fn text_change_frames(client: &Client, css: &str, ms: u64) -> anyhow::Result<Vec<f64>> {
-    let v = run(
+    frames_while(
         client,
         "record frames with a changing text",
         r#"
-        const [css, ms, done] = arguments;
-        const el = document.querySelector(css);
-        if (!el) { done({ err: `nothing matches ${css}` }); return; }
+        const el = document.querySelector(arg);
+        if (!el) { done({ err: `nothing matches ${arg}` }); return; }
         const before = el.textContent;
+        let n = 0;
+        const change = {
+          step: () => { el.textContent = `${before} ${n++ % 2 ? "." : ".."}`; },
+          end: () => { el.textContent = before; },
+        };
+        "#,
+        Some(json!(css)),
+        ms,
+    )
+    .await
+}
+
+/// The gaps between animation frames for `ms` milliseconds while `setup` (a script that defines
+/// `change = { step, end }`, and may read `arg` or give up with `done({ err })`) changes the page
+/// on every frame; `end` puts it back.
+async fn frames_while(
+    client: &Client,
+    what: &str,
+    setup: &str,
+    arg: Option<Value>,
+    ms: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let script = format!(
+        r#"
+        const [arg, ms, done] = arguments;
+        {setup}
         const deltas = [];
-        let last = null, n = 0;
+        let last = null;
         const start = performance.now();
-        const frame = (t) => {
+        const frame = (t) => {{
           if (last !== null) deltas.push(t - last);
           last = t;
-          el.textContent = `${before} ${n++ % 2 ? "." : ".."}`;
-          if (t - start < ms) requestAnimationFrame(frame); else { el.textContent = before; done({ ok: deltas }); }
-        };
+          change.step();
+          if (t - start < ms) requestAnimationFrame(frame); else {{ change.end(); done({{ ok: deltas }}); }}
+        }};
         requestAnimationFrame(frame);
-        "#,
-        vec![json!(css), json!(ms)],
+        "#
+    );
+    let v = run(
+        client,
+        what,
+        &script,
+        vec![arg.unwrap_or(Value::Null), json!(ms)],
     )
     .await?;
     Ok(v.as_array()
