@@ -14,6 +14,7 @@ import { TimelineTab } from "../timeline/TimelineTab";
 
 export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
   const [backupSettings, setBackupSettings] = useState(false);
+  const [tab, setTab] = useState<string | null>("volumes");
   const body = (what: string) => {
     if (props.accounts.state === "loading") return <Loader aria-label="Loading cloud accounts" />;
     if (props.accounts.state === "failed")
@@ -26,9 +27,11 @@ export function VolumesPage(props: { accounts: Loaded<CloudAccount[]> }) {
         title="Volumes"
         description="Persistent desktop volumes: free space, autogrow, backups, restore and clone."
       />
-      {/* Not clipped: the Volumes table's header sticks under the window's header as the page scrolls. */}
-      <Card withBorder padding={0} style={{ overflow: "visible" }}>
-        <Tabs defaultValue="volumes" keepMounted={false}>
+      {/* Not clipped: the Volumes table's header sticks under the window's header as the page
+          scrolls. In a narrow window the card widens to the table's minimum width and the page
+          scrolls sideways (the table has no scroll box of its own; docs/console.md). */}
+      <Card withBorder padding={0} style={{ overflow: "visible", minWidth: tab === "volumes" ? "min-content" : undefined }}>
+        <Tabs value={tab} onChange={setTab} keepMounted={false}>
           <Tabs.List px="md" pt="xs">
             <Tabs.Tab value="volumes" data-tab="volumes" leftSection={<IconDatabase size={16} />}>
               Volumes
