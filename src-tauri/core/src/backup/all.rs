@@ -164,7 +164,7 @@ async fn make_plan(
     largest_first: bool,
 ) -> Result<BackupPlan, BackupError> {
     let now = report.clock.now();
-    let resources = inventory::discover(
+    let mut resources = inventory::discover(
         report.catalog,
         store,
         account_id,
@@ -182,6 +182,19 @@ async fn make_plan(
             _ => None,
         })
         .collect();
+    if req.volumes.is_empty() {
+        // Only the kinds asked for (and templates, which the plan reports as skipped) are
+        // planned: the others (profile disks, personal drives, ...) are let go before
+        // planning, memory that grew with the account for nothing, as `plan::plan`
+        // would pass them over. What was seen of their power is in `seen`, recorded below.
+        let kinds: &[ResourceKind] = if req.resource_kinds.is_empty() {
+            &[ResourceKind::PersistentDesktop]
+        } else {
+            &req.resource_kinds
+        };
+        resources.retain(|r| kinds.contains(&r.kind) || r.kind == ResourceKind::TemplateImage);
+        resources.shrink_to_fit();
+    }
     let guest = crate::guest::read_for(report.catalog, account_id).await;
     let (activity, last_scheduled) = {
         let c = report.catalog.lock();
@@ -191,6 +204,7 @@ async fn make_plan(
             c.last_scheduled_backups(account_id)?,
         )
     };
+    drop(seen);
     tracing::debug!("backup all: guest agent read, power recorded");
     let guest = GuestIndex::new(&guest);
     let session = |r: &inventory::DiscoveredResource| guest.session(r);

@@ -223,6 +223,7 @@ async fn snapshot_step(
                 .is_some_and(|src| ids::same(src, disk.as_str()))
                 && s.copy_state() == crate::providers::azure::snapshots::CopyState::Done =>
         {
+            env.arm.writes_skipped(1);
             s
         }
         Some(s)
@@ -408,6 +409,8 @@ async fn power_step(
         } else {
             env.arm.deallocate(&id).await.map_err(arm_job)?;
         }
+    } else {
+        env.arm.writes_skipped(1);
     }
     Ok(now_on != on)
 }
@@ -451,21 +454,35 @@ pub(crate) async fn run(
     cancel: CancelFlag,
     quiet: bool,
 ) -> Result<Vec<Backup>, BackupError> {
+    let steps = report.catalog.lock().job_steps(&job.id)?;
+    // The step is journaled as started before anything is sent: a journal without it means no
+    // earlier attempt can have made the snapshot.
+    let retried = steps.iter().any(|s| s.name == "snapshot");
+    // One write per step still to do (deallocate, snapshot, start, `CopyStart`), sent as one
+    // chain: the first goes when ARM's write budget can take them all (see
+    // `throttle::WriteChain`), so the copy never waits for the budget in its copy slot.
+    let cycled = p.power_cycle.is_some();
+    let writes = [
+        ("power_off", cycled),
+        ("snapshot", true),
+        ("power_on", cycled),
+        ("copy", p.replica.is_some()),
+    ]
+    .into_iter()
+    .filter(|(name, planned)| *planned && !steps.iter().any(|s| s.name == *name && s.done))
+    .count() as u32;
+    drop(steps);
+    let arm_watched = arm.watched(Watch::new().with_cancel(cancel.clone()));
     let env = Env {
         report,
-        arm: arm.watched(Watch::new().with_cancel(cancel.clone())),
+        arm: match writes {
+            0 => arm_watched,
+            n => arm_watched.chained(n),
+        },
         p,
         cancel: cancel.clone(),
         limits,
     };
-    // The step is journaled as started before anything is sent: a journal without it means no
-    // earlier attempt can have made the snapshot.
-    let retried = report
-        .catalog
-        .lock()
-        .job_steps(&job.id)?
-        .iter()
-        .any(|s| s.name == "snapshot");
     let jobs = report.jobs(sink);
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {
@@ -501,6 +518,8 @@ pub(crate) async fn run(
                         copy_step(ctx, env, target, &primary).await
                     })
                     .await?;
+                // The chain's last write went: what it still holds goes back to the others.
+                env.arm.writes_skipped(u32::MAX);
                 ctx.step("follow", || async {
                     follow_step(ctx, env, target, &replica).await
                 })

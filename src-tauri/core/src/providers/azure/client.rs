@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::error::{arm_error, ArmError};
-use super::throttle::{parse_retry_after, Budget, SlowDown};
+use super::throttle::{parse_retry_after, Budget, SlowDown, WriteChain};
 use super::token::{scope_for, TokenSource};
 use super::watch::{Progress, Watch};
 use crate::clock::Clock;
@@ -126,6 +126,8 @@ struct Inner {
 pub struct ArmClient {
     inner: Arc<Inner>,
     pub(crate) watch: Watch,
+    /// The chain this client's writes belong to (see [`ArmClient::chained`]).
+    chain: Option<Arc<WriteChain>>,
 }
 
 impl std::fmt::Debug for ArmClient {
@@ -205,6 +207,7 @@ impl ArmClient {
                 budget: Budget::default(),
             }),
             watch: Watch::default(),
+            chain: None,
         })
     }
 
@@ -213,6 +216,27 @@ impl ArmClient {
         Self {
             inner: self.inner.clone(),
             watch,
+            chain: self.chain.clone(),
+        }
+    }
+
+    /// The same client, its next `writes` writes one chain: the first goes only when ARM's
+    /// write budget can take them all, and the others then go before writes that would begin
+    /// another chain (see [`WriteChain`]). A backup's deallocate, snapshot, start and
+    /// `CopyStart`, so that a copy holding its copy slot never waits for the next hour's budget
+    /// behind snapshots that will wait for a slot.
+    pub fn chained(&self, writes: u32) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            watch: self.watch.clone(),
+            chain: Some(self.inner.budget.chain(writes)),
+        }
+    }
+
+    /// `n` writes of this client's chain will not be sent (their step found its work done).
+    pub fn writes_skipped(&self, n: u32) {
+        if let Some(c) = &self.chain {
+            c.skipped(n);
         }
     }
 
@@ -366,17 +390,23 @@ impl ArmClient {
         let mut fresh_token_tried = false;
         loop {
             // Writes keep to ARM's write budget (see `throttle::WriteGate`).
-            let ticket = self
-                .inner
-                .budget
-                .ticket(is_read, slow, &self.watch.cancel, || {
+            let ticket = self.inner.budget.ticket(
+                is_read,
+                slow,
+                &self.watch.cancel,
+                self.chain.as_deref(),
+                || {
                     self.watch.report(Progress::Slowing {
                         delay: slow.max_delay,
                         remaining: 0,
                     })
-                })
-                .await
-                .ok_or_else(|| ArmError::Cancelled(what()))?;
+                },
+            );
+            let ticket = match is_read {
+                true => ticket.await,
+                false => self.looking_while(ticket, &method, &url).await,
+            }
+            .ok_or_else(|| ArmError::Cancelled(what()))?;
             let token = self.inner.tokens.token().await?;
             let mut req = self
                 .inner
@@ -446,6 +476,40 @@ impl ArmClient {
                 continue;
             }
             return Err(err);
+        }
+    }
+
+    /// Waits for a write's ticket, sending a read now and then to look whether ARM's hour
+    /// turned when nothing else reads (see `throttle::Budget::look_due`). The read is of the
+    /// write's own resource (the VM of a power action): cheap, and allowed by the same role.
+    async fn looking_while<T>(
+        &self,
+        ticket: impl std::future::Future<Output = T>,
+        method: &Method,
+        url: &Url,
+    ) -> T {
+        let slow = &self.policy().slow_down;
+        tokio::pin!(ticket);
+        loop {
+            tokio::select! {
+                t = &mut ticket => return t,
+                _ = tokio::time::sleep(slow.look_every) => {
+                    if let Some(_look) = self.inner.budget.look_due(slow) {
+                        let mut look = url.clone();
+                        if *method == Method::POST {
+                            if let Ok(mut segments) = look.path_segments_mut() {
+                                segments.pop();
+                            }
+                        }
+                        // Its answer (even a 404: the resource is not made yet) carries the
+                        // remaining reads; what it says of the resource does not matter.
+                        let answer = Box::pin(self.attempt(Method::GET, look, None)).await;
+                        if let Err(e) = answer {
+                            tracing::debug!(error = %e, "looking at ARM's budget");
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -54,11 +54,29 @@ fn is_vm_kind(k: ResourceKind) -> bool {
     )
 }
 
-/// Only Frame's tags are kept: nothing else of a resource's tags is read.
-fn frame_tags(tags: Tags) -> Tags {
-    tags.into_iter()
-        .filter(|(k, _)| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("frame.")))
-        .collect()
+/// What classifying reads of a resource's `frame.*` tags, read once as each list page arrives:
+/// a map of tags per disk and VM (15,000 disks and 5,000 VMs at 5,000 users) was a quarter of
+/// discovery's peak memory. The same look-ups as on the tags (`tag`: first key equal without
+/// case).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameTags {
+    /// `frame.account` names the Frame account being discovered (case aside).
+    pub in_account: bool,
+    /// `frame.role` when present: the kind it names (`None`: a role Standby does not know).
+    pub role: Option<Option<ResourceKind>>,
+    pub owner: Option<String>,
+    pub desktop_state: Option<DesktopState>,
+}
+
+impl FrameTags {
+    pub fn read(tags: &Tags, account: &str) -> Self {
+        Self {
+            in_account: tag(tags, TAG_ACCOUNT).is_some_and(|a| a.eq_ignore_ascii_case(account)),
+            role: tag(tags, TAG_ROLE).map(ResourceKind::from_tag),
+            owner: tag(tags, TAG_OWNER).map(str::to_string),
+            desktop_state: tag(tags, TAG_DESKTOP_STATE).and_then(desktop_state),
+        }
+    }
 }
 
 /// What discovery keeps of a managed disk.
@@ -67,21 +85,20 @@ pub struct DiskFacts {
     pub id: String,
     pub name: String,
     pub location: String,
-    /// `frame.*` tags only.
-    pub tags: Tags,
-    /// The VM it is attached to.
+    pub tags: FrameTags,
     pub managed_by: Option<String>,
     pub size_bytes: u64,
 }
 
-impl From<Disk> for DiskFacts {
-    fn from(d: Disk) -> Self {
+impl DiskFacts {
+    /// `account`: the Frame account being discovered (see [`FrameTags`]).
+    pub fn new(d: Disk, account: &str) -> Self {
         Self {
             size_bytes: d.size_bytes(),
+            tags: FrameTags::read(&d.tags, account),
             id: d.id,
             name: d.name,
             location: d.location,
-            tags: frame_tags(d.tags),
             managed_by: d.managed_by,
         }
     }
@@ -92,18 +109,18 @@ impl From<Disk> for DiskFacts {
 pub struct VmFacts {
     pub id: String,
     pub name: String,
-    /// `frame.*` tags only.
-    pub tags: Tags,
+    pub tags: FrameTags,
     pub os_disk_id: Option<String>,
 }
 
-impl From<VirtualMachine> for VmFacts {
-    fn from(v: VirtualMachine) -> Self {
+impl VmFacts {
+    /// `account`: the Frame account being discovered (see [`FrameTags`]).
+    pub fn new(v: VirtualMachine, account: &str) -> Self {
         Self {
             os_disk_id: v.storage().os_disk_id().map(str::to_string),
+            tags: FrameTags::read(&v.tags, account),
             id: v.id,
             name: v.name,
-            tags: frame_tags(v.tags),
         }
     }
 }
@@ -111,7 +128,7 @@ impl From<VirtualMachine> for VmFacts {
 /// The pure part of discovery: disks, VMs and their power states in, resources out.
 pub fn classify(
     account: &str,
-    disks: &[DiskFacts],
+    disks: Vec<DiskFacts>,
     vms: &[VmFacts],
     power: &HashMap<String, AzPower>,
     overrides: &[MappingOverride],
@@ -136,8 +153,8 @@ pub fn classify(
                 .as_deref()
                 .is_some_and(|os| ids::same(os, &d.id))
         });
-        let own_role = tag(&d.tags, TAG_ROLE).is_some();
-        let tags: &Tags = match (own_role, vm) {
+        let own_role = d.tags.role.is_some();
+        let tags: &FrameTags = match (own_role, vm) {
             (false, Some(v)) if is_os_disk => &v.tags,
             _ => &d.tags,
         };
@@ -148,17 +165,17 @@ pub fn classify(
         if ov.is_some_and(|o| o.exclude) {
             continue;
         }
-        let in_account = tag(tags, TAG_ACCOUNT).is_some_and(|a| a.eq_ignore_ascii_case(account));
-        let kind = ov.and_then(|o| o.kind).or_else(|| {
-            in_account.then(|| tag(tags, TAG_ROLE).and_then(ResourceKind::from_tag))?
-        });
+        let in_account = tags.in_account;
+        let kind = ov
+            .and_then(|o| o.kind)
+            .or_else(|| in_account.then(|| tags.role.flatten())?);
         let Some(kind) = kind else { continue };
         if !in_account && ov.and_then(|o| o.kind).is_none() {
             continue;
         }
         let owner = ov
             .and_then(|o| o.owner.clone())
-            .or_else(|| tag(tags, TAG_OWNER).map(str::to_string));
+            .or_else(|| tags.owner.clone());
         let (power, power_detail) = match vm {
             Some(v) if is_os_disk && is_vm_kind(kind) => {
                 let p = ResourceId::parse(&v.id)
@@ -169,21 +186,22 @@ pub fn classify(
             _ => (None, None),
         };
         out.push(DiscoveredResource {
-            provider_id: d.id.clone(),
+            // Moved, not cloned: the facts go as the resources come (discovery's peak).
+            provider_id: d.id,
             name: if is_os_disk && is_vm_kind(kind) {
-                vm.map(|v| v.name.clone()).unwrap_or_else(|| d.name.clone())
+                vm.map(|v| v.name.clone()).unwrap_or(d.name)
             } else {
-                d.name.clone()
+                d.name
             },
             kind,
             // Only this account's resources come out (an override may bring in a disk tagged otherwise).
             frame_account: account.to_string(),
             owner,
             desktop_state: (kind == ResourceKind::PersistentDesktop)
-                .then(|| tag(tags, TAG_DESKTOP_STATE).and_then(desktop_state))
+                .then_some(tags.desktop_state)
                 .flatten(),
             size_bytes: d.size_bytes as f64,
-            vm_id: d.managed_by.clone(),
+            vm_id: d.managed_by,
             power,
             power_detail,
             location: super::normalize_location(&d.location),
@@ -227,12 +245,16 @@ impl ArmClient {
                     self.for_each_page(
                         self.disk_list_url(rg),
                         "the disk list",
-                        |page: Vec<Disk>| disks.extend(page.into_iter().map(DiskFacts::from)),
+                        |page: Vec<Disk>| {
+                            disks.extend(page.into_iter().map(|d| DiskFacts::new(d, account)))
+                        },
                     ),
                     self.for_each_page(
                         self.vm_list_url(rg),
                         "the VM list",
-                        |page: Vec<VirtualMachine>| vms.extend(page.into_iter().map(VmFacts::from)),
+                        |page: Vec<VirtualMachine>| {
+                            vms.extend(page.into_iter().map(|v| VmFacts::new(v, account)))
+                        },
                     ),
                 );
                 d?;
@@ -256,8 +278,7 @@ impl ArmClient {
         };
         let (lists, statuses) = tokio::join!(lists, statuses);
         let (disks, vms) = lists?;
-        let in_account =
-            |tags: &Tags| tag(tags, TAG_ACCOUNT).is_some_and(|a| a.eq_ignore_ascii_case(account));
+        let in_account = |tags: &FrameTags| tags.in_account;
         // VMs holding a disk of the account (a deployment that tags disks, not VMs).
         let holding: HashSet<String> = disks
             .iter()
@@ -276,7 +297,7 @@ impl ArmClient {
             .map(|(_, id)| (id.key(), id))
             .collect();
         let power = self.power_states(wanted, statuses).await?;
-        Ok(classify(account, &disks, &vms, &power, overrides))
+        Ok(classify(account, disks, &vms, &power, overrides))
     }
 
     /// The power state of each VM in `wanted` (by [`ResourceId::key`]): from the subscription's
@@ -407,9 +428,12 @@ mod tests {
             AzPower::Deallocated,
         )]
         .into();
-        let disks: Vec<DiskFacts> = disks.into_iter().map(DiskFacts::from).collect();
-        let vms: Vec<VmFacts> = vms.into_iter().map(VmFacts::from).collect();
-        let found = classify("acme", &disks, &vms, &power, &[]);
+        let disks: Vec<DiskFacts> = disks
+            .into_iter()
+            .map(|d| DiskFacts::new(d, "acme"))
+            .collect();
+        let vms: Vec<VmFacts> = vms.into_iter().map(|v| VmFacts::new(v, "acme")).collect();
+        let found = classify("acme", disks.clone(), &vms, &power, &[]);
         assert_eq!(found.len(), 2);
         let desk = &found[0];
         assert_eq!(
@@ -433,7 +457,7 @@ mod tests {
             owner: Some("b@x".into()),
             exclude: false,
         }];
-        let found = classify("acme", &disks, &vms, &power, &overrides);
+        let found = classify("acme", disks, &vms, &power, &overrides);
         let stray = found.iter().find(|r| r.name == "stray").unwrap();
         assert_eq!(stray.kind, ResourceKind::PersonalDrive);
         assert_eq!(stray.frame_account, "acme");
