@@ -502,6 +502,15 @@ mod tests {
         );
     }
 
+    /// No probe writes within a test: only the counts open the gate.
+    fn without_probes() -> SlowDown {
+        SlowDown {
+            max_delay: Duration::from_secs(3_600),
+            probe_every: Duration::from_secs(3_600),
+            ..SlowDown::default()
+        }
+    }
+
     fn counted(name: &'static str, n: u64) -> reqwest::header::HeaderMap {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(name, n.to_string().parse().unwrap());
@@ -511,12 +520,7 @@ mod tests {
     #[tokio::test]
     async fn writes_stop_at_the_budget_and_go_on_when_the_hour_turns() {
         let b = Budget::default();
-        // No probes within the test: only the counts open the gate.
-        let cfg = SlowDown {
-            max_delay: Duration::from_secs(3_600),
-            probe_every: Duration::from_secs(3_600),
-            ..SlowDown::default()
-        };
+        let cfg = without_probes();
         let cancel = crate::cancel::CancelFlag::new();
         let blocked = Duration::from_millis(50);
         let read = b.ticket(true, &cfg, &cancel, None, || {}).await.unwrap();
@@ -575,11 +579,7 @@ mod tests {
     #[tokio::test]
     async fn a_begun_chain_s_writes_go_before_writes_that_would_begin_another() {
         let b = Budget::default();
-        let cfg = SlowDown {
-            max_delay: Duration::from_secs(3_600),
-            probe_every: Duration::from_secs(3_600),
-            ..SlowDown::default()
-        };
+        let cfg = without_probes();
         let cancel = crate::cancel::CancelFlag::new();
         let blocked = Duration::from_millis(50);
         let go = Duration::from_secs(5);
