@@ -18,6 +18,7 @@ import type { ReactNode } from "react";
 import type { AccountDashboard_Serialize, Dashboard_Serialize, FrameDashboard_Serialize, KindProtection } from "../bindings";
 import { Headroom } from "./Headroom";
 import { KIND, KINDS, ago, duration, plural } from "./words";
+import { num } from "../numbers";
 
 /** Resources of a kind Standby protects (template images are listed, never backed up). */
 function protectable(f: FrameDashboard_Serialize): { protected: number; total: number; templates: number } {
@@ -41,7 +42,7 @@ export function DashboardView(props: { dashboard: Dashboard_Serialize; accountCo
           icon={<IconShieldCheck size={20} />}
           color={total > 0 && prot === total ? "teal" : "yellow"}
           label="Resources protected"
-          value={`${prot.toLocaleString()} of ${total.toLocaleString()}`}
+          value={`${num(prot)} of ${num(total)}`}
           testid="protected-total"
         />
         <Stat

@@ -10,6 +10,7 @@ import { commands, type SecondaryHeadroom } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { useCommand } from "../ipc";
 import { bytes } from "./words";
+import { num } from "../numbers";
 
 export function Headroom(props: { account: string; accountName: string }) {
   const headroom = useCommand(() => commands.secondaryHeadroom(props.account));
@@ -58,12 +59,12 @@ function HeadroomView(props: { headroom: SecondaryHeadroom }) {
             {h.lines.map((l) => (
               <Table.Tr key={l.code}>
                 <Table.Td>{l.name}</Table.Td>
-                <Table.Td ta="right">{l.current.toLocaleString()}</Table.Td>
-                <Table.Td ta="right">{l.limit.toLocaleString()}</Table.Td>
+                <Table.Td ta="right">{num(l.current)}</Table.Td>
+                <Table.Td ta="right">{num(l.limit)}</Table.Td>
                 <Table.Td ta="right" fw={600}>
-                  {l.headroom.toLocaleString()}
+                  {num(l.headroom)}
                 </Table.Td>
-                <Table.Td ta="right">{l.needed === null || l.needed === undefined ? "—" : l.needed.toLocaleString()}</Table.Td>
+                <Table.Td ta="right">{l.needed === null || l.needed === undefined ? "—" : num(l.needed)}</Table.Td>
                 <Table.Td>
                   <Badge size="sm" variant="light" color={l.ok ? "teal" : "red"} tt="none" title={l.message ?? undefined}>
                     {l.ok ? "Enough" : "Short"}

@@ -11,6 +11,7 @@ import { EmptyState } from "../components/EmptyState";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { toApiError } from "../ipc";
 import { VolumeTable, filterByName, useSortedRows, type Sort } from "./VolumeTable";
+import { num } from "../numbers";
 
 export type OverviewState = {
   data: VolumeOverview | null;
@@ -155,7 +156,7 @@ export function VolumesPanel(props: { state: OverviewState; accountName: string 
             <Group gap="xs">
               {loading && <Loader size="xs" aria-label="Updating" />}
               <Text size="sm" c="dimmed" data-testid="volume-count" aria-live="polite">
-                {shown.length === total ? `${total.toLocaleString()} volumes` : `${shown.length.toLocaleString()} of ${total.toLocaleString()} volumes`}
+                {shown.length === total ? `${num(total)} volumes` : `${num(shown.length)} of ${num(total)} volumes`}
               </Text>
             </Group>
           </Group>

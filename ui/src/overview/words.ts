@@ -2,6 +2,7 @@
 // Formatting only: every figure comes from `volume_overview`, `dashboard` or `secondary_headroom`.
 
 import type { BackupState, DesktopState, PowerState, ProtectionState, ResourceKind } from "../bindings";
+export { plural } from "../numbers";
 
 export const KIND: Record<ResourceKind, string> = {
   sandbox: "Sandbox",
@@ -91,6 +92,3 @@ export function status(desktop: DesktopState | null | undefined, power: PowerSta
   return parts.join(", ") || "—";
 }
 
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
-}

@@ -9,6 +9,7 @@ import { commands, type ApiError, type BackupReportWritten, type DrConfig, type 
 import { ErrorNotice } from "../components/ErrorNotice";
 import { toApiError, type Outcome } from "../ipc";
 import type { DrPrefill } from "../wizards/EnableDrWizard";
+import { num } from "../numbers";
 
 type Action = "export" | "import" | "report";
 
@@ -98,7 +99,7 @@ export function DrExports(props: { config: DrConfig; onEnableDr: (prefill?: DrPr
           {result && "written" in result && (
             <Done>
               Backup report written to <Code data-testid="written-path">{result.written.path}</Code>:{" "}
-              {result.written.rows === 1 ? "1 backup" : `${result.written.rows.toLocaleString()} backups`}, one row each.
+              {result.written.rows === 1 ? "1 backup" : `${num(result.written.rows)} backups`}, one row each.
             </Done>
           )}
           {result && "imported" in result && <Imported imported={result.imported} onEnableDr={props.onEnableDr} />}

@@ -21,6 +21,7 @@ import { KIND, SITE, stateText, STATE_COLOR, when } from "../backups/words";
 import { EChart, type EChartHandle } from "./EChart";
 import { describe, describeBucket, palette, refOf, selectionOverlay, timelineOption, xRange, type Ref, type Scheme } from "./option";
 import { ordered, visibleRange, withDetail, type Item } from "./points";
+import { num } from "../numbers";
 
 export { timelineOption } from "./option";
 
@@ -340,7 +341,7 @@ function PointList(props: {
   return (
     <Stack gap={6}>
       <Title order={3} size="h6" id="timeline-list-title">
-        Backups in the visible window: {backups.toLocaleString()}
+        Backups in the visible window: {num(backups)}
       </Title>
       {n === 0 ? (
         <Text size="sm" c="dimmed">
@@ -412,13 +413,13 @@ function PointList(props: {
                         {when(b.first)}
                       </Text>
                       <Badge variant="outline" color={b.lane === "primary" ? "blue" : "grape"} tt="none" miw={70}>
-                        {b.lane === "primary" ? "Primary" : "Replica"} ×{b.count.toLocaleString()}
+                        {b.lane === "primary" ? "Primary" : "Replica"} ×{num(b.count)}
                       </Badge>
                       <Text size="sm" c="dimmed" style={{ flex: 1, whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" }}>
-                        {b.count.toLocaleString()} {b.lane === "primary" ? "primary backups" : "replicas"} to {when(b.last)}: Enter zooms in
+                        {num(b.count)} {b.lane === "primary" ? "primary backups" : "replicas"} to {when(b.last)}: Enter zooms in
                       </Text>
                       <Badge variant="light" color={STATE_COLOR[b.worst]} tt="none">
-                        {b.failed > 0 ? `${b.failed.toLocaleString()} failed` : b.in_progress > 0 ? `${b.in_progress.toLocaleString()} in progress` : "all available"}
+                        {b.failed > 0 ? `${num(b.failed)} failed` : b.in_progress > 0 ? `${num(b.in_progress)} in progress` : "all available"}
                       </Badge>
                     </Group>
                   );

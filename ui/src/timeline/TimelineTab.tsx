@@ -17,6 +17,7 @@ import { RESOURCE } from "../backups/words";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { toApiError } from "../ipc";
 import { useNotificationAdded } from "../notifications/live";
+import { num, plural } from "../numbers";
 
 // The chart's module (ECharts) is loaded when the tab is first shown: the window starts without it.
 // It is asked for as the tab mounts, so that it loads while the engine reads the timeline.
@@ -55,9 +56,6 @@ const RPO_SOURCE: Record<RpoSource, string> = {
 
 type Scope = "account" | "volume";
 
-function plural(n: number, one: string, many: string) {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
-}
 
 export function TimelineTab(props: { accounts: CloudAccount[] }) {
   const [accountId, setAccountId] = useState<string | null>(props.accounts[0]?.id ?? null);
@@ -300,11 +298,11 @@ function LeftOut(props: { t: Timeline_Serialize }) {
   const lines: string[] = [];
   if (t.points_left_out > 0)
     lines.push(
-      `${plural(t.points_left_out, "older backup", "older backups")} in this window ${t.points_left_out === 1 ? "is" : "are"} not drawn: the timeline shows the newest ${POINTS_AT_MOST.toLocaleString()}. Pick a shorter window or one volume to see them.`,
+      `${plural(t.points_left_out, "older backup", "older backups")} in this window ${t.points_left_out === 1 ? "is" : "are"} not drawn: the timeline shows the newest ${num(POINTS_AT_MOST)}. Pick a shorter window or one volume to see them.`,
     );
   if (t.gaps_left_out > 0)
     lines.push(
-      `${plural(t.gaps_left_out, "shorter gap is", "shorter gaps are")} not shaded: the whole account shows its ${t.gaps.length.toLocaleString()} longest. Pick one volume to see all of its gaps.`,
+      `${plural(t.gaps_left_out, "shorter gap is", "shorter gaps are")} not shaded: the whole account shows its ${num(t.gaps.length)} longest. Pick one volume to see all of its gaps.`,
     );
   if (t.upcoming_left_out > 0)
     lines.push(`${plural(t.upcoming_left_out, "later scheduled run is", "later scheduled runs are")} not shown.`);

@@ -22,6 +22,7 @@ import type {
 } from "../bindings";
 import { KIND, when } from "../backups/words";
 import type { EChartsCoreOption } from "./echarts";
+import { num } from "../numbers";
 
 export type Scheme = "light" | "dark";
 
@@ -151,13 +152,13 @@ const BUCKET_WHAT: Record<TimelineBucket["lane"], [string, string]> = {
 /** A bucket in words: how many, when, and in which states (the worst first). */
 export function describeBucket(b: TimelineBucket): string {
   const [one, many] = BUCKET_WHAT[b.lane];
-  const what = `${b.count.toLocaleString()} ${b.count === 1 ? one : many}`;
+  const what = `${num(b.count)} ${b.count === 1 ? one : many}`;
   const verb = b.lane === "expiry" ? (b.count === 1 ? "expires" : "expire") : "taken";
   const span = b.first === b.last ? `${verb} ${when(b.first)}` : `${verb} from ${when(b.first)} to ${when(b.last)}`;
   const states = [
-    b.failed > 0 ? `${b.failed.toLocaleString()} failed` : null,
-    b.in_progress > 0 ? `${b.in_progress.toLocaleString()} being taken or copied` : null,
-    b.available > 0 ? `${b.available.toLocaleString()} available` : null,
+    b.failed > 0 ? `${num(b.failed)} failed` : null,
+    b.in_progress > 0 ? `${num(b.in_progress)} being taken or copied` : null,
+    b.available > 0 ? `${num(b.available)} available` : null,
   ].filter(Boolean);
   return `${what} ${span}: ${states.join(", ")}. Too close together to draw one by one: click or press Enter to zoom in to them.`;
 }

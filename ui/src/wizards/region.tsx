@@ -5,6 +5,7 @@ import { IconAlertTriangle } from "@tabler/icons-react";
 import type { ChangeEvent } from "react";
 
 import type { RegionCheck_Serialize } from "../bindings";
+import { num } from "../numbers";
 
 export type RegionForm = { region: string; group: string; replicasKept: number | string };
 export type Errors = Record<string, string | undefined>;
@@ -118,10 +119,10 @@ export function RegionStep(props: {
                 {c.quota.lines.map((l) => (
                   <Table.Tr key={l.code} data-quota={l.code}>
                     <Table.Td>{l.name}</Table.Td>
-                    <Table.Td ta="right">{l.current.toLocaleString()}</Table.Td>
-                    <Table.Td ta="right">{l.limit.toLocaleString()}</Table.Td>
-                    <Table.Td ta="right">{Math.max(0, l.limit - l.current).toLocaleString()}</Table.Td>
-                    <Table.Td ta="right">{l.needed.toLocaleString()}</Table.Td>
+                    <Table.Td ta="right">{num(l.current)}</Table.Td>
+                    <Table.Td ta="right">{num(l.limit)}</Table.Td>
+                    <Table.Td ta="right">{num(Math.max(0, l.limit - l.current))}</Table.Td>
+                    <Table.Td ta="right">{num(l.needed)}</Table.Td>
                     <Table.Td>
                       <Badge color={l.ok ? "teal" : "orange"} variant="light" tt="none">
                         {l.ok ? "enough" : "short"}
