@@ -24,7 +24,8 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), specta_typescript::
     )
 }
 
-pub fn run() -> std::process::ExitCode {
+/// The app; `context` is `tauri::generate_context!()`, made by the binary (see `main.rs`).
+pub fn run(context: tauri::Context<tauri::Wry>) -> std::process::ExitCode {
     let args = cli::Args::parse();
     let paths = match standby_core::paths::DataPaths::resolve(args.data_dir.as_deref()) {
         Ok(p) => p,
@@ -41,8 +42,6 @@ pub fn run() -> std::process::ExitCode {
         }
     };
     tracing::info!(data_dir = %paths.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "starting");
-    // One context for both windows: the macro embeds the UI's files, twice if called twice.
-    let context = tauri::generate_context!("../tauri.conf.json");
     if args.blank_window {
         return window::run_blank(context, &paths.data_dir.join("webview"));
     }
