@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use standby_tests::driver::KeptOnFailure;
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
-    click, click_xpath, save_screenshot, text_of, wait_for_heading, wait_for_text,
+    click, click_xpath, save_screenshot, switch_theme, text_of, wait_for_heading, wait_for_text,
     wait_for_text_within,
 };
 
@@ -430,12 +430,7 @@ async fn backup_and_restore_flows() {
     step("The same screens in the dark theme");
     // The dialog is modal: close it to reach the header's theme switch, then open it again.
     close_dialog(&client).await.unwrap();
-    click(
-        &client,
-        "header button[aria-label='Switch to the dark theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, true).await.unwrap();
     // The pointer leaves the switch (its tooltip would cover the header in the picture).
     click(&client, "main h1").await.unwrap();
     save_screenshot(&client, "backups-12-list-dark")
@@ -462,12 +457,7 @@ async fn backup_and_restore_flows() {
         .await
         .unwrap();
     close_dialog(&client).await.unwrap();
-    click(
-        &client,
-        "header button[aria-label='Switch to the light theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, false).await.unwrap();
 
     step("done");
     client.close().await.unwrap();

@@ -14,7 +14,8 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
-    click, click_xpath, save_screenshot, wait_for_heading, wait_for_text, wait_for_text_within,
+    click, click_xpath, save_screenshot, switch_theme, wait_for_heading, wait_for_text,
+    wait_for_text_within,
 };
 
 /// One call to the lab's control API (plain HTTP on loopback).
@@ -525,12 +526,7 @@ async fn backup_all_and_clone_flows() {
         .unwrap();
 
     // ---- The same screens in the dark theme ----
-    click(
-        &client,
-        "header button[aria-label='Switch to the dark theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, true).await.unwrap();
     save_screenshot(&client, "operations-notifications-jobs-dark")
         .await
         .unwrap();

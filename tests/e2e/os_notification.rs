@@ -25,7 +25,9 @@ use fantoccini::Client;
 use serde_json::{json, Value};
 use standby_tests::driver::KeptOnFailure;
 use standby_tests::ipc::invoke;
-use standby_tests::screens::{click, save_screenshot, wait_for_heading, wait_for_text};
+use standby_tests::screens::{
+    click, save_screenshot, switch_theme, wait_for_heading, wait_for_text,
+};
 
 /// A stand-in for the desktop's notification service (the Desktop Notifications Specification's
 /// `org.freedesktop.Notifications`), with the four methods notify-rust 4.19 calls.
@@ -621,22 +623,12 @@ async fn os_notification_only_while_hidden() {
     save_screenshot(&client, "os-notification-center")
         .await
         .unwrap();
-    click(
-        &client,
-        "header button[aria-label='Switch to the dark theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, true).await.unwrap();
     click(&client, "main h1").await.unwrap();
     save_screenshot(&client, "os-notification-center-dark")
         .await
         .unwrap();
-    click(
-        &client,
-        "header button[aria-label='Switch to the light theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, false).await.unwrap();
     // Nothing more reached the desktop once the window was back.
     assert_eq!(received.all().len(), 1, "{:?}", received.all());
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use standby_tests::driver::{app_binary, Driver};
 use standby_tests::ipc::invoke;
 use standby_tests::screens::{
-    click, click_xpath, fill, save_screenshot, wait_for_heading, wait_for_text,
+    click, click_xpath, fill, save_screenshot, switch_theme, wait_for_heading, wait_for_text,
 };
 
 /// A call to the lab's control API (plain HTTP on loopback): its status.
@@ -486,12 +486,7 @@ async fn timeline_flow() {
 
     // ---- dark theme --------------------------------------------------------------------------
     eprintln!("[timeline e2e] dark theme");
-    click(
-        &client,
-        "header button[aria-label='Switch to the dark theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, true).await.unwrap();
     click_xpath(
         &client,
         "//*[@data-testid='timeline-list']//*[@role='option'][1]",
@@ -623,12 +618,7 @@ async fn timeline_flow() {
     save_screenshot(&client, "timeline-11-imported-dark")
         .await
         .unwrap();
-    click(
-        &client,
-        "header button[aria-label='Switch to the light theme']",
-    )
-    .await
-    .unwrap();
+    switch_theme(&client, false).await.unwrap();
     show_card_end(&client).await.unwrap();
     save_screenshot(&client, "timeline-12-imported")
         .await

@@ -329,24 +329,10 @@ pub async fn idle_frames(client: &Client, ms: u64) -> anyhow::Result<Idle> {
             .iter()
             .filter_map(Value::as_f64)
             .collect(),
-        animations: v["animations"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        animations: strings(&v["animations"]),
         canvas_clears: v["clears"].as_u64().unwrap_or(0),
         mutations: v["mutations"].as_u64().unwrap_or(0),
-        mutation_samples: v["samples"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        mutation_samples: strings(&v["samples"]),
     })
 }
 
@@ -448,6 +434,17 @@ async fn frames_while(
         .iter()
         .filter_map(Value::as_f64)
         .collect())
+}
+
+/// The strings of a JSON array (none when it is not one).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The `q` quantile (0..=1) of `xs`, by the nearest rank.

@@ -499,3 +499,14 @@ pub async fn click_xpath(client: &Client, xpath: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Switches the window to the dark theme (`dark`) or back to the light one, with the header's
+/// theme button as an administrator does.
+pub async fn switch_theme(client: &Client, dark: bool) -> anyhow::Result<()> {
+    let to = if dark { "dark" } else { "light" };
+    click(
+        client,
+        &format!("header button[aria-label='Switch to the {to} theme']"),
+    )
+    .await
+}
