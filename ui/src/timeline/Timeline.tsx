@@ -387,26 +387,30 @@ function PointList(props: {
                   outline: isActive ? "2px solid var(--mantine-primary-color-filled)" : undefined,
                   outlineOffset: -2,
                 } as const;
+                // What a row is, bucket or backup: an option of the list, clicked as Enter selects it.
+                const option = {
+                  role: "option",
+                  "aria-setsize": n,
+                  "aria-posinset": item.index + 1,
+                  "data-active": isActive || undefined,
+                  onClick: () => {
+                    setActive(item.index);
+                    props.onSelect(it);
+                  },
+                  gap: "sm",
+                  wrap: "nowrap",
+                  px: "sm",
+                } as const;
                 if (it.kind === "bucket") {
                   const b = it.bucket;
                   return (
                     <Group
                       key={`${b.lane}-${b.start}`}
                       id={optionId(item.index)}
-                      role="option"
+                      {...option}
                       aria-selected={false}
-                      aria-setsize={n}
-                      aria-posinset={item.index + 1}
                       aria-label={describeBucket(b)}
                       data-bucket={b.lane}
-                      data-active={isActive || undefined}
-                      onClick={() => {
-                        setActive(item.index);
-                        props.onSelect(it);
-                      }}
-                      gap="sm"
-                      wrap="nowrap"
-                      px="sm"
                       style={place}
                     >
                       <Text size="sm" style={{ whiteSpace: "nowrap" }} miw={150}>
@@ -430,20 +434,10 @@ function PointList(props: {
                   <Group
                     key={p.backup_id}
                     id={optionId(item.index)}
-                    role="option"
+                    {...option}
                     aria-selected={isSelected}
-                    aria-setsize={n}
-                    aria-posinset={item.index + 1}
                     aria-label={`${SITE[p.site]} ${p.name}, ${p.volume_name}, ${when(p.created_at)}, ${stateText(p)}`}
                     data-backup-id={p.backup_id}
-                    data-active={isActive || undefined}
-                    onClick={() => {
-                      setActive(item.index);
-                      props.onSelect(it);
-                    }}
-                    gap="sm"
-                    wrap="nowrap"
-                    px="sm"
                     style={{ ...place, background: isSelected ? "var(--mantine-primary-color-light)" : undefined }}
                   >
                     <Text size="sm" style={{ whiteSpace: "nowrap" }} miw={150}>
