@@ -102,30 +102,7 @@ pub async fn discover(
     frame_account: &str,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
 ) -> Result<Vec<DiscoveredResource>, crate::connect::ConnectError> {
-    enum Target {
-        Ahv(crate::connect::AhvAccount),
-        Azure(crate::connect::AzureAccount),
-    }
-    let (target, overrides) = {
-        let c = catalog.lock();
-        let accounts = crate::accounts::Accounts { catalog: &c, store };
-        let target = match accounts.settings(account)?.1 {
-            crate::accounts::AccountSettings::Ahv(_) => {
-                Target::Ahv(crate::connect::ahv(&accounts, account)?)
-            }
-            crate::accounts::AccountSettings::Azure(_) => {
-                Target::Azure(crate::connect::azure(&accounts, account, clock.clone())?)
-            }
-        };
-        let id = match &target {
-            Target::Ahv(a) => a.account.id.clone(),
-            Target::Azure(a) => a.account.id.clone(),
-        };
-        let overrides = c
-            .mapping_overrides(&id)
-            .map_err(crate::accounts::AccountError::from)?;
-        (target, overrides)
-    };
+    let (target, overrides) = target(catalog, store, account, clock.clone())?;
     let (account_id, found) = match target {
         Target::Ahv(a) => (
             a.account.id,
@@ -148,6 +125,126 @@ pub async fn discover(
         tracing::warn!("the discovery of {frame_account} could not be recorded: {e}");
     }
     Ok(found)
+}
+
+/// How many resources [`discover_each`] writes aside at a time.
+const STAGED_AT_ONCE: usize = 200;
+
+/// Tells discoveries staged at the same time apart (see [`Catalog::stage_discovery`]).
+///
+/// [`Catalog::stage_discovery`]: crate::catalog::Catalog::stage_discovery
+static NEXT_STAGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// As [`discover`], handing each resource to `keep` as it is classified (in no particular
+/// order; sort with [`sort`] what is kept), for a caller that needs only some of them: on Azure
+/// no list of every resource of the account is held (disk list pages are classified as they
+/// arrive). The catalog's discovery cache is written as they come, aside, and made the latest in
+/// one transaction once discovery has ended (a reader never sees half of it); a discovery that
+/// fails leaves the last one as it was. On AHV the resources come from one list made first.
+pub async fn discover_each(
+    catalog: &crate::catalog::SharedCatalog,
+    store: &dyn crate::secrets::SecretStore,
+    account: &str,
+    frame_account: &str,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    keep: &mut (dyn FnMut(DiscoveredResource) + Send),
+) -> Result<(), crate::connect::ConnectError> {
+    let (target, overrides) = target(catalog, store, account, clock.clone())?;
+    let stage = NEXT_STAGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut batch: Vec<DiscoveredResource> = Vec::with_capacity(STAGED_AT_ONCE);
+    // A cache that could not be written is logged (the listing is what matters to the caller)
+    // and not made the latest; the next discovery writes it again.
+    let mut staged = Ok::<(), crate::catalog::CatalogError>(());
+    let mut flush = |batch: &mut Vec<DiscoveredResource>| {
+        if staged.is_ok() && !batch.is_empty() {
+            staged = catalog.lock().stage_discovery(stage, batch);
+        }
+        batch.clear();
+    };
+    let mut take = |r: DiscoveredResource| {
+        batch.push(r.clone());
+        if batch.len() >= STAGED_AT_ONCE {
+            flush(&mut batch);
+        }
+        keep(r);
+    };
+    let found: Result<String, crate::connect::ConnectError> = match target {
+        Target::Ahv(a) => match a.client.discover_account(frame_account, &overrides).await {
+            Ok(all) => {
+                all.into_iter().for_each(&mut take);
+                Ok(a.account.id)
+            }
+            Err(e) => Err(e.into()),
+        },
+        Target::Azure(a) => a
+            .client
+            .discover_each(
+                frame_account,
+                &a.settings.resource_groups,
+                &overrides,
+                &mut take,
+            )
+            .await
+            .map(|()| a.account.id)
+            .map_err(Into::into),
+    };
+    flush(&mut batch);
+    let account_id = match found {
+        Ok(id) => id,
+        Err(e) => {
+            let _ = catalog.lock().discard_discovery(stage);
+            return Err(e);
+        }
+    };
+    let at = clock.now().to_rfc3339();
+    let recorded = staged.and_then(|()| {
+        catalog
+            .lock()
+            .commit_discovery(stage, &account_id, frame_account, &at)
+    });
+    if let Err(e) = recorded {
+        let _ = catalog.lock().discard_discovery(stage);
+        tracing::warn!("the discovery of {frame_account} could not be recorded: {e}");
+    }
+    Ok(())
+}
+
+/// The order discoveries list resources in: by kind, then name (stable).
+pub fn sort(resources: &mut [DiscoveredResource]) {
+    crate::providers::azure::inventory::sort(resources)
+}
+
+enum Target {
+    Ahv(crate::connect::AhvAccount),
+    Azure(crate::connect::AzureAccount),
+}
+
+/// The account's client and the administrator's corrections. The catalog is locked only while
+/// reading.
+fn target(
+    catalog: &crate::catalog::SharedCatalog,
+    store: &dyn crate::secrets::SecretStore,
+    account: &str,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> Result<(Target, Vec<MappingOverride>), crate::connect::ConnectError> {
+    let c = catalog.lock();
+    let accounts = crate::accounts::Accounts { catalog: &c, store };
+    let target = match accounts.settings(account)?.1 {
+        crate::accounts::AccountSettings::Ahv(_) => {
+            Target::Ahv(crate::connect::ahv(&accounts, account)?)
+        }
+        crate::accounts::AccountSettings::Azure(_) => {
+            Target::Azure(crate::connect::azure(&accounts, account, clock)?)
+        }
+    };
+    let id = match &target {
+        Target::Ahv(a) => a.account.id.clone(),
+        Target::Azure(a) => a.account.id.clone(),
+    };
+    let overrides = c
+        .mapping_overrides(&id)
+        .map_err(crate::accounts::AccountError::from)?;
+    Ok((target, overrides))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -210,6 +210,9 @@ pub fn done_from_job(report: &Report<'_>, job_id: &str) -> Option<BackupAllDone>
             o.get("eligible")
                 .and_then(|e| e.as_array())
                 .map(|a| a.len())
+                // Catalog schema 9 on: the plan's rows are in `backup_plan_entries`, the step
+                // journals their counts (`backup::all`).
+                .or_else(|| o.get("stored_eligible")?.as_u64().map(|n| n as usize))
         })
         .unwrap_or(backed_up.len());
     Some(BackupAllDone {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use standby_core::accounts::Accounts;
 use standby_core::backup::all::{self as backup_all, BackupAllOutcome, BackupAllRequest};
+use standby_core::backup::plan::PlannedVolume;
 use standby_core::backup::{self, Backup, BackupKind, BackupRequest};
 use standby_core::cancel::CancelFlag;
 use standby_core::catalog::{Catalog, SharedCatalog};
@@ -211,12 +212,72 @@ fn of_job(
 #[derive(serde::Serialize)]
 struct AllJson<'a> {
     job_id: Option<&'a str>,
-    plan: &'a standby_core::backup::plan::BackupPlan,
+    plan: PlanJson<'a>,
     failures: &'a [standby_core::backup::all::VolumeFailure],
     /// Volumes backed up (and replicated, with DR) by the job.
     backed_up: usize,
     /// The command that lists the job's backups.
     backups: Option<String>,
+}
+
+/// A plan as `backup all` prints it. A run's outcome leaves the eligible volumes in the catalog
+/// (`backup_all::run_without_rows`): they are read a page at a time as they are printed, so
+/// that the plan is never held whole; a dry run's are in its outcome.
+#[derive(Clone, Copy)]
+struct PlanJson<'a> {
+    catalog: &'a SharedCatalog,
+    job_id: Option<&'a str>,
+    plan: &'a standby_core::backup::plan::BackupPlan,
+}
+
+impl PlanJson<'_> {
+    /// Each eligible volume, in the plan's order; how many there were.
+    fn for_each_eligible(
+        &self,
+        mut f: impl FnMut(&PlannedVolume) -> anyhow::Result<()>,
+    ) -> anyhow::Result<usize> {
+        let Some(job) = self.job_id else {
+            self.plan.eligible.iter().try_for_each(&mut f)?;
+            return Ok(self.plan.eligible.len());
+        };
+        let (mut after, mut n) = (None, 0);
+        loop {
+            let page = backup_all::planned_page(self.catalog, job, after)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(n);
+            };
+            after = Some(*last);
+            n += page.len();
+            page.iter().try_for_each(|(_, v)| f(v))?;
+        }
+    }
+}
+
+impl serde::Serialize for PlanJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq, SerializeStruct};
+        struct Eligible<'a>(PlanJson<'a>);
+        impl serde::Serialize for Eligible<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(None)?;
+                let mut failed = None;
+                self.0
+                    .for_each_eligible(|v| {
+                        seq.serialize_element(v).map_err(|e| {
+                            let message = e.to_string();
+                            failed = Some(e);
+                            anyhow::anyhow!(message)
+                        })
+                    })
+                    .map_err(|e| failed.take().unwrap_or_else(|| S::Error::custom(e)))?;
+                seq.end()
+            }
+        }
+        let mut m = s.serialize_struct("BackupPlan", 2)?;
+        m.serialize_field("eligible", &Eligible(*self))?;
+        m.serialize_field("skipped", &self.plan.skipped)?;
+        m.end()
+    }
 }
 
 fn kind_of(word: &str) -> anyhow::Result<ResourceKind> {
@@ -272,8 +333,14 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
             ),
         ))
         .context("backing up every volume did not complete")?;
+    let plan = PlanJson {
+        catalog,
+        job_id: out.job_id.as_deref(),
+        plan: &out.plan,
+    };
+    let eligible = plan.for_each_eligible(|_| Ok(()))?;
     let backed_up = match out.job_id {
-        Some(_) => out.plan.eligible.len() - out.failures.len(),
+        Some(_) => eligible - out.failures.len(),
         None => 0,
     };
     let list = out
@@ -287,7 +354,7 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
             &mut w,
             &AllJson {
                 job_id: out.job_id.as_deref(),
-                plan: &out.plan,
+                plan,
                 failures: &out.failures,
                 backed_up,
                 backups: list.as_ref().map(|l| format!("{l} --json")),
@@ -302,15 +369,16 @@ fn all(a: All, catalog: &SharedCatalog) -> anyhow::Result<()> {
     } else {
         "would be backed up"
     };
-    println!("{} volumes {verb}:", out.plan.eligible.len());
-    for v in &out.plan.eligible {
+    println!("{eligible} volumes {verb}:");
+    plan.for_each_eligible(|v| {
         let power = if v.power_cycle {
             "  (running: powered off and on again)"
         } else {
             ""
         };
         println!("  {}{power}", v.volume_name);
-    }
+        Ok(())
+    })?;
     println!("{} skipped:", out.plan.skipped.len());
     for s in &out.plan.skipped {
         println!(

@@ -24,6 +24,10 @@ pub enum JobsCommand {
     /// Run again every job a previous run left unfinished (it stopped, crashed or was killed):
     /// steps already done are not repeated. Exits with status 1 when one of them fails.
     Resume {
+        /// A backup of many volumes: how many volumes to work on at once (as `backup all
+        /// --workers`).
+        #[arg(long, default_value_t = standby_core::limits::DEFAULT_WORKERS)]
+        workers: usize,
         #[arg(long)]
         json: bool,
     },
@@ -53,7 +57,7 @@ pub fn run(cmd: JobsCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 );
             }
         }
-        JobsCommand::Resume { json } => {
+        JobsCommand::Resume { workers, json } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -66,7 +70,11 @@ pub fn run(cmd: JobsCommand, paths: &DataPaths) -> anyhow::Result<()> {
                 &report,
                 &Keyring,
                 &NoProgress,
-                &standby_core::limits::Limits::default(),
+                &standby_core::limits::Limits::new(
+                    standby_core::limits::DEFAULT_COPIES_PER_REGION,
+                    standby_core::limits::DEFAULT_PRISM_TASKS_PER_CLUSTER,
+                    workers,
+                ),
                 CancelFlag::new(),
             ))?;
             if json {

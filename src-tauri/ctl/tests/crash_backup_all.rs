@@ -50,6 +50,12 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
     if !keyring_available() {
         return;
     }
+    // `STANDBY_CRASH_SPEED_UP`: another lab speed (more workers finish sooner: slow the lab
+    // down so that twenty kills still land inside the run).
+    let speed_up: f64 = std::env::var("STANDBY_CRASH_SPEED_UP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SPEED_UP);
     let seed: u64 = std::env::var("STANDBY_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -62,10 +68,22 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
         http,
         mut cli,
         data,
-    } = AzureDrLab::start(USERS, SPEED_UP).await;
+    } = AzureDrLab::start(USERS, speed_up).await;
     let before = running_vms(&lab_state(&http, &lab).await);
 
-    let all = BACKUP_ALL;
+    // `STANDBY_CRASH_WORKERS`: `--workers` for every start (the default otherwise).
+    let workers = std::env::var("STANDBY_CRASH_WORKERS").ok();
+    let with_workers = |args: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        if let Some(w) = &workers {
+            v.extend(["--workers".to_string(), w.clone()]);
+        }
+        v
+    };
+    let all_owned = with_workers(&BACKUP_ALL);
+    let all: Vec<&str> = all_owned.iter().map(String::as_str).collect();
+    let resume_owned = with_workers(&["jobs", "resume", "--json"]);
+    let resume: Vec<&str> = resume_owned.iter().map(String::as_str).collect();
     let dry = backup_all_dry_run();
     let planning = Instant::now();
     let plan = cli.json(&dry, None);
@@ -104,11 +122,7 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
     let mut finished_early = false;
     while kills < KILLS {
         let (has_job, _) = job_state();
-        let args: &[&str] = if has_job {
-            &["jobs", "resume", "--json"]
-        } else {
-            &all
-        };
+        let args: &[&str] = if has_job { &resume } else { &all };
         let mut run = cli.spawn(args);
         let plan_ms = planning.as_millis() as u64;
         let wait = Duration::from_millis(rng.random_range(plan_ms / 2..=plan_ms + 3_000));
@@ -133,7 +147,28 @@ async fn backup_all_survives_twenty_kills_and_ends_with_one_backup_and_replica_e
         "the backup finished after {kills} kills: the run is too short for {KILLS} (slow the lab's clock down)"
     );
     // The last start, left alone, finishes whatever is unfinished.
-    let resumed = cli.json(&["jobs", "resume", "--json"], None);
+    // Run by hand: on failure, the jobs that did not finish are named (the transcript's tail may
+    // hold only the end of a long list).
+    let last = cli.command(&resume).output().expect("standbyctl runs");
+    cli.record(&resume, &last);
+    let resumed: Value = serde_json::from_slice(&last.stdout).unwrap_or(Value::Null);
+    let not_ok: Vec<&Value> = resumed
+        .as_array()
+        .map(|a| a.iter().filter(|r| r["ok"] != Value::Bool(true)).collect())
+        .unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&last.stderr);
+    let tail: String = stderr
+        .chars()
+        .rev()
+        .take(4_000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(
+        last.status.success() && not_ok.is_empty(),
+        "the final `jobs resume` did not finish every job: {not_ok:#?}\nits stderr's end: {tail}"
+    );
     eprintln!("final resume: {resumed}");
     let jobs = cli.json(&["jobs", "list", "--json"], None);
     let unfinished: Vec<&Value> = jobs

@@ -97,10 +97,14 @@ fn default_name(kind: BackupKind, now: chrono::DateTime<chrono::Utc>) -> String 
 /// whole report for each resource (ids parsed on every comparison): planning 1,000 desktops that
 /// way took 2.5 s. The answers are the same: a resource's volume is found here by the same rule
 /// (its id without case or leading slash, else its name) and asked of a report holding only it.
+/// The index holds a hash of each key and the volume's place in the report, not copies of the
+/// keys (2 MiB of strings at 5,000 volumes); a hash found is checked against the key itself, and
+/// a mismatch (two keys with one hash) falls back to the scan.
 struct GuestIndex<'a> {
     observed: &'a crate::guest::Observed,
-    by_id: std::collections::HashMap<String, &'a crate::guest::GuestVolume>,
-    by_name: std::collections::HashMap<String, &'a crate::guest::GuestVolume>,
+    hasher: std::collections::hash_map::RandomState,
+    by_id: std::collections::HashMap<u64, u32>,
+    by_name: std::collections::HashMap<u64, u32>,
 }
 
 impl<'a> GuestIndex<'a> {
@@ -109,22 +113,51 @@ impl<'a> GuestIndex<'a> {
     }
 
     fn new(observed: &'a crate::guest::Observed) -> Self {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
         let (mut by_id, mut by_name) = (
             std::collections::HashMap::new(),
             std::collections::HashMap::new(),
         );
         if let crate::guest::Observed::Read(g) = observed {
             // The first of equal keys wins, as the scan finds the first.
-            for v in g.volumes.iter().rev() {
-                by_id.insert(Self::key(&v.id), v);
-                by_name.insert(v.name.to_ascii_lowercase(), v);
+            for (i, v) in g.volumes.iter().enumerate().rev() {
+                by_id.insert(hasher.hash_one(Self::key(&v.id)), i as u32);
+                by_name.insert(hasher.hash_one(v.name.to_ascii_lowercase()), i as u32);
             }
         }
         Self {
             observed,
+            hasher,
             by_id,
             by_name,
         }
+    }
+
+    /// The first volume of the report whose id (else name) is `r`'s.
+    fn find<'g>(
+        &self,
+        g: &'g crate::guest::GuestReport,
+        r: &inventory::DiscoveredResource,
+    ) -> Option<&'g crate::guest::GuestVolume> {
+        use std::hash::BuildHasher;
+        let id = Self::key(&r.provider_id);
+        let name = r.name.to_ascii_lowercase();
+        let by_id = |v: &&crate::guest::GuestVolume| Self::key(&v.id) == id;
+        let by_name = |v: &&crate::guest::GuestVolume| v.name.to_ascii_lowercase() == name;
+        let at = |i: &u32| g.volumes.get(*i as usize);
+        let found_id = match self.by_id.get(&self.hasher.hash_one(&id)).and_then(at) {
+            Some(v) if by_id(&v) => Some(v),
+            Some(_) => g.volumes.iter().find(by_id),
+            None => None,
+        };
+        found_id.or_else(
+            || match self.by_name.get(&self.hasher.hash_one(&name)).and_then(at) {
+                Some(v) if by_name(&v) => Some(v),
+                Some(_) => g.volumes.iter().find(by_name),
+                None => None,
+            },
+        )
     }
 
     /// The guest's view of `r`, as a reading that holds only its volume (or none).
@@ -132,13 +165,9 @@ impl<'a> GuestIndex<'a> {
         match self.observed {
             crate::guest::Observed::Unknown(why) => crate::guest::Observed::Unknown(why.clone()),
             crate::guest::Observed::Read(g) => {
-                let v = self
-                    .by_id
-                    .get(&Self::key(&r.provider_id))
-                    .or_else(|| self.by_name.get(&r.name.to_ascii_lowercase()));
                 crate::guest::Observed::Read(crate::guest::GuestReport {
                     source: g.source.clone(),
-                    volumes: v.map(|v| (*v).clone()).into_iter().collect(),
+                    volumes: self.find(g, r).cloned().into_iter().collect(),
                 })
             }
         }
@@ -153,6 +182,9 @@ impl<'a> GuestIndex<'a> {
     }
 }
 
+/// How many power observations `make_plan` writes at a time.
+const POWER_RECORDED_AT_ONCE: usize = 500;
+
 /// Discovers, observes and plans. Records what it saw of each volume's power (for the
 /// "unchanged" rule of later scheduled runs) before planning with it. `largest_first`: the
 /// eligible volumes in the order an Azure run should take them (see below).
@@ -164,47 +196,85 @@ async fn make_plan(
     largest_first: bool,
 ) -> Result<BackupPlan, BackupError> {
     let now = report.clock.now();
-    let mut resources = inventory::discover(
+    // Only what the plan can take is kept of discovery, as it comes: the kinds asked for (and
+    // templates, which the plan reports as skipped), or the volumes named. The others (profile
+    // disks, personal drives, ...) are passed over as `plan::plan` would pass them over; what
+    // was seen of every VM's power is recorded first (for the "unchanged" rule of later
+    // scheduled runs), in batches as discovery goes.
+    let kinds: &[ResourceKind] = if req.resource_kinds.is_empty() {
+        &[ResourceKind::PersistentDesktop]
+    } else {
+        &req.resource_kinds
+    };
+    let wanted = |r: &inventory::DiscoveredResource| {
+        if req.volumes.is_empty() {
+            kinds.contains(&r.kind) || r.kind == ResourceKind::TemplateImage
+        } else {
+            // The resources `super::find` can answer with: a subset in the same order gives it
+            // the same answers.
+            req.volumes
+                .iter()
+                .any(|v| super::find(std::slice::from_ref(r), v).is_some())
+        }
+    };
+    let mut resources: Vec<inventory::DiscoveredResource> = Vec::new();
+    let mut seen: Vec<(String, bool)> = Vec::new();
+    let mut recorded = Ok::<(), crate::catalog::CatalogError>(());
+    let mut record = |seen: &mut Vec<(String, bool)>| {
+        if recorded.is_ok() && !seen.is_empty() {
+            recorded = report
+                .catalog
+                .lock()
+                .record_power_seen(account_id, seen, now);
+        }
+        seen.clear();
+    };
+    let mut count = 0usize;
+    inventory::discover_each(
         report.catalog,
         store,
         account_id,
         &req.frame_account,
         report.clock.clone(),
+        &mut |r| {
+            count += 1;
+            match r.power {
+                Some(PowerState::On) => seen.push((r.provider_id.clone(), true)),
+                Some(PowerState::Off) => seen.push((r.provider_id.clone(), false)),
+                _ => {}
+            }
+            if seen.len() >= POWER_RECORDED_AT_ONCE {
+                record(&mut seen);
+            }
+            if wanted(&r) {
+                resources.push(r);
+            }
+        },
     )
     .await?;
+    record(&mut seen);
+    recorded?;
+    drop(seen);
+    inventory::sort(&mut resources);
+    resources.shrink_to_fit();
     // Phase marks for the log (its lines carry the time): where a long run's start goes.
-    tracing::debug!(resources = resources.len(), "backup all: discovered");
-    let seen: Vec<(String, bool)> = resources
-        .iter()
-        .filter_map(|r| match r.power {
-            Some(PowerState::On) => Some((r.provider_id.clone(), true)),
-            Some(PowerState::Off) => Some((r.provider_id.clone(), false)),
-            _ => None,
-        })
-        .collect();
-    if req.volumes.is_empty() {
-        // Only the kinds asked for (and templates, which the plan reports as skipped) are
-        // planned: the others (profile disks, personal drives, ...) are let go before
-        // planning, memory that grew with the account for nothing, as `plan::plan`
-        // would pass them over. What was seen of their power is in `seen`, recorded below.
-        let kinds: &[ResourceKind] = if req.resource_kinds.is_empty() {
-            &[ResourceKind::PersistentDesktop]
-        } else {
-            &req.resource_kinds
-        };
-        resources.retain(|r| kinds.contains(&r.kind) || r.kind == ResourceKind::TemplateImage);
-        resources.shrink_to_fit();
-    }
+    tracing::debug!(
+        resources = count,
+        kept = resources.len(),
+        "backup all: discovered"
+    );
     let guest = crate::guest::read_for(report.catalog, account_id).await;
-    let (activity, last_scheduled) = {
+    // Only the "unchanged" rule of scheduled runs reads what was seen of the volumes' power and
+    // their last scheduled backups (one entry per volume of the account).
+    let (activity, last_scheduled) = if req.kind == BackupKind::Scheduled {
         let c = report.catalog.lock();
-        c.record_power_seen(account_id, &seen, now)?;
         (
             c.volume_activity(account_id)?,
             c.last_scheduled_backups(account_id)?,
         )
+    } else {
+        Default::default()
     };
-    drop(seen);
     tracing::debug!("backup all: guest agent read, power recorded");
     let guest = GuestIndex::new(&guest);
     let session = |r: &inventory::DiscoveredResource| guest.session(r);
@@ -265,10 +335,12 @@ pub async fn run(
     run_inner(report, store, sink, limits, req, cancel, Rows::Loaded).await
 }
 
-/// As [`run`], but the outcome's `backups` stays empty: the rows (two per volume with DR) are
-/// not loaded, so memory does not grow with the number of volumes. They are in the catalog
-/// (`Catalog::backups_of_children(job_id)`, `standbyctl backup list --job`); on success every
-/// eligible volume has its backup (and replica).
+/// As [`run`], but the outcome's `backups` stays empty and, once there is a job, so does its
+/// plan's `eligible`: the rows (two per volume with DR) and the plan's volumes are not loaded,
+/// so memory does not grow with the number of volumes. They are in the catalog
+/// (`Catalog::backups_of_children(job_id)`, `standbyctl backup list --job`; the plan's volumes
+/// page by page with [`planned_page`]); on success every eligible volume has its backup (and
+/// replica). A dry run's outcome carries its whole plan (there is no job to keep it).
 pub async fn run_without_rows(
     report: &Report<'_>,
     store: &dyn SecretStore,
@@ -460,20 +532,55 @@ async fn run_parent(
     // Azure: volumes whose backup in their own region is available (counted as children end,
     // so that the notification needs no list of every row).
     let primaries = AtomicUsize::new(0);
-    let plan_cell = parking_lot::Mutex::new(BackupPlan::default());
+    // The plan and how many volumes it makes eligible, once the run has it: `eligible` may be
+    // left in the catalog (an Azure run reads it a few hundred at a time as workers take them).
+    let plan_cell = parking_lot::Mutex::new(None::<(BackupPlan, usize)>);
     let result = jobs
         .run(job, cancel.clone(), async |ctx| {
-            let plan: BackupPlan = ctx
+            let made = parking_lot::Mutex::new(None::<BackupPlan>);
+            let journaled: JournaledPlan = ctx
                 .step("plan", || async {
-                    match fresh_plan {
-                        Some(p) => Ok(p),
+                    let plan = match fresh_plan {
+                        Some(p) => p,
                         // Died before the plan was journaled: nothing acted yet, plan now.
                         None => make_plan(report, store, &p.account_id, &p.request, !p.ahv)
                             .await
-                            .map_err(|e| JobError::Operation(e.into())),
-                    }
+                            .map_err(|e| JobError::Operation(e.into()))?,
+                    };
+                    let stored = store_plan(report, &job.id, &plan)?;
+                    *made.lock() = Some(plan);
+                    Ok(stored)
                 })
                 .await?;
+            // `stored`: how many eligible volumes are in the catalog, for a run that reads them
+            // from there rather than holding them.
+            let (mut plan, stored) = match (made.into_inner(), journaled) {
+                (Some(plan), JournaledPlan::Stored { .. }) if p.ahv => (plan, None),
+                (
+                    Some(mut plan),
+                    JournaledPlan::Stored {
+                        stored_eligible, ..
+                    },
+                ) => {
+                    plan.eligible = Vec::new();
+                    (plan, Some(stored_eligible))
+                }
+                (_, JournaledPlan::Whole(plan)) => (plan, None),
+                (None, stored) if p.ahv => (read_plan(report, &job.id, &stored)?, None),
+                (
+                    None,
+                    JournaledPlan::Stored {
+                        stored_eligible,
+                        stored_skipped,
+                    },
+                ) => (
+                    BackupPlan {
+                        eligible: Vec::new(),
+                        skipped: plan_rows(report, &job.id, true, stored_skipped)?,
+                    },
+                    Some(stored_eligible),
+                ),
+            };
             let at = report.clock.now().to_rfc3339();
             let skips: Vec<SkipRecord> = plan
                 .skipped
@@ -489,7 +596,7 @@ async fn run_parent(
                 })
                 .collect();
             report.catalog.lock().record_skips(&skips)?;
-            let total = plan.eligible.len();
+            let total = stored.unwrap_or(plan.eligible.len());
             ctx.report(
                 1.0,
                 &format!(
@@ -536,11 +643,21 @@ async fn run_parent(
                     // making them all first made memory grow with the number of volumes.
                     // Made by a plain call, not a closure's `async` block: the job's future
                     // stays `Send` (callers spawn it).
-                    let mut waiting = plan.eligible.iter();
+                    let mut waiting = match stored {
+                        Some(count) => Waiting::Rows {
+                            job_id: &job.id,
+                            after: None,
+                            page: Default::default(),
+                            left: count,
+                        },
+                        None => Waiting::Here(std::mem::take(&mut plan.eligible).into_iter()),
+                    };
                     let mut working = FuturesUnordered::new();
                     loop {
                         while working.len() < limits.workers() {
-                            let Some(v) = waiting.next() else { break };
+                            let Some(v) = waiting.next(report)? else {
+                                break;
+                            };
                             working.push(volume_task(ctx, &shared, v, cancel.clone()));
                         }
                         if working.next().await.is_none() {
@@ -557,7 +674,7 @@ async fn run_parent(
                 backed_up: total - failed,
                 skipped: plan.skipped.len(),
             };
-            *plan_cell.lock() = plan;
+            *plan_cell.lock() = Some((plan, total));
             if failed > 0 {
                 return Err(JobError::Operation(crate::ApiError::new(
                     crate::ErrorCode::Unavailable,
@@ -567,13 +684,15 @@ async fn run_parent(
             Ok(serde_json::to_value(&tally).expect("tally serialises"))
         })
         .await;
-    // The plan as journaled (also when the job stopped before reaching the end).
-    let plan = {
-        let kept = std::mem::take(&mut *plan_cell.lock());
-        if kept.eligible.is_empty() && kept.skipped.is_empty() {
-            journaled_plan(report, &job.id).unwrap_or(kept)
-        } else {
-            kept
+    // The plan as journaled (also when the job stopped before reaching the end). Its eligible
+    // volumes are read back for an outcome that carries them; an outcome without rows leaves
+    // them in the catalog (`planned_page`).
+    let (mut plan, eligible) = match plan_cell.into_inner() {
+        Some((plan, total)) => (plan, total),
+        None => {
+            let plan = journaled_plan(report, &job.id).unwrap_or_default();
+            let total = plan.eligible.len();
+            (plan, total)
         }
     };
     let (mut backups, primaries) = if p.ahv {
@@ -591,8 +710,17 @@ async fn run_parent(
         backups = Vec::new();
     }
     let failures = failures.into_inner();
-    announce(report, job, p, &plan, primaries, &failures, &result);
+    announce(
+        report, job, p, &plan, eligible, primaries, &failures, &result,
+    );
     result.map_err(BackupError::from)?;
+    match rows {
+        Rows::Loaded if plan.eligible.len() != eligible => {
+            plan.eligible = plan_rows(report, &job.id, false, eligible)?;
+        }
+        Rows::Left => plan.eligible = Vec::new(),
+        Rows::Loaded => {}
+    }
     Ok(BackupAllOutcome {
         job_id: Some(job.id.clone()),
         plan,
@@ -642,10 +770,10 @@ struct Shared<'a> {
 async fn volume_task(
     ctx: &jobs_mod::JobContext<'_>,
     s: &Shared<'_>,
-    v: &PlannedVolume,
+    v: PlannedVolume,
     cancel: CancelFlag,
 ) {
-    let outcome = child(s.report, s.limits, s.job, s.p, s.account, s.dr, v, cancel).await;
+    let outcome = child(s.report, s.limits, s.job, s.p, s.account, s.dr, &v, cancel).await;
     let n = s.done.fetch_add(1, Ordering::SeqCst) + 1;
     let child_id = jobs_mod::child_id(&s.job.id, &v.volume_id);
     let primary = match &outcome {
@@ -663,8 +791,8 @@ async fn volume_task(
     match outcome {
         Ok(()) | Err(BackupError::Job(JobError::Cancelled)) => {}
         Err(e) => s.failures.lock().push(VolumeFailure {
-            volume_id: v.volume_id.clone(),
-            volume_name: v.volume_name.clone(),
+            volume_id: v.volume_id,
+            volume_name: v.volume_name,
             job_id: Some(child_id),
             error: e.to_string(),
         }),
@@ -679,7 +807,191 @@ async fn volume_task(
 fn journaled_plan(report: &Report<'_>, job_id: &str) -> Option<BackupPlan> {
     let steps = report.catalog.lock().job_steps(job_id).ok()?;
     let s = steps.into_iter().find(|s| s.name == "plan" && s.done)?;
-    serde_json::from_value(s.output?).ok()
+    match serde_json::from_value(s.output?).ok()? {
+        JournaledPlan::Whole(plan) => Some(plan),
+        stored => read_plan(report, job_id, &stored).ok(),
+    }
+}
+
+/// What the `plan` step journals.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum JournaledPlan {
+    /// The plan is in the catalog's `backup_plan_entries`, this many rows of each.
+    Stored {
+        stored_eligible: usize,
+        stored_skipped: usize,
+    },
+    /// The plan itself, as a Standby before catalog schema 9 journaled it: still read, so that
+    /// its unfinished jobs resume.
+    Whole(BackupPlan),
+}
+
+/// How many plan rows are written or read at a time.
+const PLAN_ROWS_AT_ONCE: usize = 500;
+
+/// Writes `plan` to the catalog (replacing what an earlier attempt of the step wrote), a few
+/// hundred rows at a time, so that no copy of the whole plan as JSON is made.
+fn store_plan(
+    report: &Report<'_>,
+    job_id: &str,
+    plan: &BackupPlan,
+) -> Result<JournaledPlan, JobError> {
+    report.catalog.lock().clear_plan_entries(job_id)?;
+    fn rows<T: Serialize>(
+        report: &Report<'_>,
+        job_id: &str,
+        first: usize,
+        skipped: bool,
+        items: &[T],
+    ) -> Result<(), JobError> {
+        for (i, chunk) in items.chunks(PLAN_ROWS_AT_ONCE).enumerate() {
+            let texts: Vec<String> = chunk
+                .iter()
+                .map(|e| serde_json::to_string(e).expect("a plan entry serialises"))
+                .collect();
+            report.catalog.lock().write_plan_entries(
+                job_id,
+                first + i * PLAN_ROWS_AT_ONCE,
+                skipped,
+                &texts,
+            )?;
+        }
+        Ok(())
+    }
+    rows(report, job_id, 0, false, &plan.eligible)?;
+    rows(report, job_id, plan.eligible.len(), true, &plan.skipped)?;
+    Ok(JournaledPlan::Stored {
+        stored_eligible: plan.eligible.len(),
+        stored_skipped: plan.skipped.len(),
+    })
+}
+
+/// The plan [`store_plan`] wrote, read back a few hundred rows at a time.
+fn read_plan(
+    report: &Report<'_>,
+    job_id: &str,
+    stored: &JournaledPlan,
+) -> Result<BackupPlan, JobError> {
+    match stored {
+        JournaledPlan::Whole(plan) => Ok(plan.clone()),
+        JournaledPlan::Stored {
+            stored_eligible,
+            stored_skipped,
+        } => Ok(BackupPlan {
+            eligible: plan_rows(report, job_id, false, *stored_eligible)?,
+            skipped: plan_rows(report, job_id, true, *stored_skipped)?,
+        }),
+    }
+}
+
+fn unreadable_plan(job_id: &str, message: String) -> JobError {
+    JobError::Unreadable {
+        job: job_id.to_string(),
+        step: "plan".to_string(),
+        message,
+    }
+}
+
+/// All of a job's eligible (or skipped) plan rows; `expected`: how many the step journaled.
+fn plan_rows<T: serde::de::DeserializeOwned>(
+    report: &Report<'_>,
+    job_id: &str,
+    skipped: bool,
+    expected: usize,
+) -> Result<Vec<T>, JobError> {
+    let mut out = Vec::with_capacity(expected);
+    let mut after = None;
+    loop {
+        let page = rows_after(report.catalog, job_id, skipped, after)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(*last);
+        out.extend(page.into_iter().map(|(_, v)| v));
+    }
+    if out.len() != expected {
+        return Err(unreadable_plan(
+            job_id,
+            format!(
+                "{expected} plan rows were journaled, {} are in the catalog",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// A page of a job's plan rows after `after` (their sequence numbers), in the plan's order.
+fn rows_after<T: serde::de::DeserializeOwned>(
+    catalog: &crate::catalog::SharedCatalog,
+    job_id: &str,
+    skipped: bool,
+    after: Option<usize>,
+) -> Result<Vec<(usize, T)>, JobError> {
+    let page = catalog
+        .lock()
+        .plan_entries(job_id, skipped, after, PLAN_ROWS_AT_ONCE)?;
+    page.into_iter()
+        .map(|(seq, text)| {
+            serde_json::from_str(&text)
+                .map(|v| (seq, v))
+                .map_err(|e| unreadable_plan(job_id, e.to_string()))
+        })
+        .collect()
+}
+
+/// A page of the volumes a `backup_all` job's plan made eligible, in the plan's order, after
+/// `after` (the sequence number of the last one of the previous page; `None`: from the first).
+/// For a caller of [`run_without_rows`], whose outcome leaves them in the catalog; an empty page
+/// ends them.
+pub fn planned_page(
+    catalog: &crate::catalog::SharedCatalog,
+    job_id: &str,
+    after: Option<usize>,
+) -> Result<Vec<(usize, PlannedVolume)>, BackupError> {
+    Ok(rows_after(catalog, job_id, false, after)?)
+}
+
+/// The volumes an Azure run has yet to give its workers, in the plan's order: held, or read
+/// from the catalog a page at a time.
+enum Waiting<'a> {
+    Here(std::vec::IntoIter<PlannedVolume>),
+    Rows {
+        job_id: &'a str,
+        after: Option<usize>,
+        page: std::collections::VecDeque<(usize, PlannedVolume)>,
+        /// How many the journal says are still to come: fewer rows is a damaged journal.
+        left: usize,
+    },
+}
+
+impl Waiting<'_> {
+    fn next(&mut self, report: &Report<'_>) -> Result<Option<PlannedVolume>, JobError> {
+        match self {
+            Self::Here(it) => Ok(it.next()),
+            Self::Rows {
+                job_id,
+                after,
+                page,
+                left,
+            } => {
+                if *left == 0 {
+                    return Ok(None);
+                }
+                if page.is_empty() {
+                    *page = rows_after(report.catalog, job_id, false, *after)?.into();
+                }
+                let Some((seq, v)) = page.pop_front() else {
+                    return Err(unreadable_plan(
+                        job_id,
+                        format!("{left} more plan rows were journaled than are in the catalog"),
+                    ));
+                };
+                *after = Some(seq);
+                *left -= 1;
+                Ok(Some(v))
+            }
+        }
+    }
 }
 
 /// One volume's child job: created (or found again) and run or resumed.
@@ -738,11 +1050,13 @@ fn available_primary(b: &Backup) -> bool {
     b.site == super::BackupSite::Primary && b.state == super::BackupState::Available
 }
 
+#[allow(clippy::too_many_arguments)]
 fn announce(
     report: &Report<'_>,
     job: &JobRecord,
     p: &AllParams,
     plan: &BackupPlan,
+    eligible: usize,
     primaries: usize,
     failures: &[VolumeFailure],
     result: &Result<serde_json::Value, JobError>,
@@ -761,7 +1075,7 @@ fn announce(
     let (level, body) = match result {
         Ok(_) => (
             NotificationLevel::Success,
-            format!("Backup «{}» of {what}: {} volumes backed up, {skipped}.", p.name, plan.eligible.len()),
+            format!("Backup «{}» of {what}: {eligible} volumes backed up, {skipped}.", p.name),
         ),
         Err(JobError::Cancelled) => (
             NotificationLevel::Warning,
@@ -785,6 +1099,91 @@ fn announce(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_guest_index_answers_as_the_report_does_first_by_id_then_by_name() {
+        use crate::guest::{GuestReport, GuestVolume, Observed};
+        use crate::inventory::{DiscoveredResource, ResourceKind};
+        let vol = |id: &str, name: &str, user: Option<&str>| GuestVolume {
+            id: id.into(),
+            name: name.into(),
+            vm: None,
+            power_on: Some(true),
+            session_user: user.map(str::to_string),
+            size_bytes: None,
+            free_bytes: Some(1.0),
+        };
+        let observed = Observed::Read(GuestReport {
+            source: "agent".into(),
+            volumes: vec![
+                vol("/Subs/S/Disks/A", "desk-a", Some("ann")),
+                vol("subs/s/disks/a", "desk-a-again", Some("bob")),
+                vol("/subs/s/disks/b", "Desk-B", None),
+                vol("/subs/s/disks/c", "desk-b", Some("cy")),
+            ],
+        });
+        let res = |id: &str, name: &str| DiscoveredResource {
+            provider_id: id.into(),
+            name: name.into(),
+            kind: ResourceKind::PersistentDesktop,
+            frame_account: "acme".into(),
+            owner: None,
+            desktop_state: None,
+            size_bytes: 2.0,
+            vm_id: None,
+            power: None,
+            power_detail: None,
+            location: "westeurope".into(),
+            not_protected_reason: None,
+        };
+        let index = super::GuestIndex::new(&observed);
+        for r in [
+            res("/subs/s/disks/a", "x"),
+            res("/subs/s/disks/z", "desk-b"),
+            res("/subs/s/disks/b", "nothing"),
+            res("/subs/s/disks/y", "unknown"),
+        ] {
+            assert_eq!(index.session(&r), observed.session(&r), "{}", r.provider_id);
+            assert_eq!(index.free_bytes(&r), observed.free_bytes(&r));
+        }
+    }
+
+    #[test]
+    fn a_plan_step_journaled_whole_by_an_earlier_standby_is_still_read() {
+        use super::super::plan::{BackupPlan, PlannedVolume};
+        let whole = BackupPlan {
+            eligible: vec![PlannedVolume {
+                volume_id: "/subscriptions/s/disks/d".into(),
+                volume_name: "desk-1".into(),
+                kind: crate::inventory::ResourceKind::PersistentDesktop,
+                vm_id: None,
+                location: "westeurope".into(),
+                power_cycle: true,
+            }],
+            skipped: Vec::new(),
+        };
+        let old = serde_json::to_value(&whole).unwrap();
+        match serde_json::from_value(old).unwrap() {
+            super::JournaledPlan::Whole(p) => assert_eq!(p, whole),
+            other => panic!("read as {other:?}"),
+        }
+        let new = serde_json::to_value(super::JournaledPlan::Stored {
+            stored_eligible: 5002,
+            stored_skipped: 3,
+        })
+        .unwrap();
+        assert_eq!(
+            new,
+            serde_json::json!({"stored_eligible": 5002, "stored_skipped": 3})
+        );
+        assert!(matches!(
+            serde_json::from_value(new).unwrap(),
+            super::JournaledPlan::Stored {
+                stored_eligible: 5002,
+                stored_skipped: 3
+            }
+        ));
+    }
+
     #[test]
     fn a_partial_failure_names_each_failed_volume_up_to_five_then_counts_the_rest() {
         let f = |i: usize| super::VolumeFailure {

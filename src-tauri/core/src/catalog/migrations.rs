@@ -201,12 +201,25 @@ fn migrations() -> Migrations<'static> {
             CREATE INDEX skips_by_time ON skips (account_id, at);
             CREATE INDEX backups_by_time ON backups (account_id, created_at);",
         ),
+        // A backup of many volumes journals its plan here, one row per volume in the plan's
+        // order (`catalog/backup_plans.rs`), not as one JSON value in its `plan` step: 5,000
+        // volumes made that value and its text several megabytes held at once, written and read
+        // back whole. A `plan` step journaled whole by an earlier Standby is still read.
+        M::up(
+            "CREATE TABLE backup_plan_entries (
+                job_id   TEXT NOT NULL,
+                seq      INTEGER NOT NULL,
+                skipped  INTEGER NOT NULL CHECK (skipped IN (0, 1)),
+                entry    TEXT NOT NULL,
+                PRIMARY KEY (job_id, seq)
+            ) STRICT;",
+        ),
     ])
 }
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let m = migrations();
-    let known = 8usize;
+    let known = 9usize;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let found = usize::try_from(found).unwrap_or(0);
     if found > known {

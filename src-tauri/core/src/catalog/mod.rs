@@ -6,6 +6,7 @@
 mod accounts;
 mod activity;
 mod audit;
+mod backup_plans;
 mod backup_retention;
 mod backups;
 mod dr_configs;

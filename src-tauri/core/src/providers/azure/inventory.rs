@@ -125,7 +125,8 @@ impl VmFacts {
     }
 }
 
-/// The pure part of discovery: disks, VMs and their power states in, resources out.
+/// The pure part of discovery: disks, VMs and their power states in, resources out (sorted by
+/// kind, then name).
 pub fn classify(
     account: &str,
     disks: Vec<DiskFacts>,
@@ -133,21 +134,73 @@ pub fn classify(
     power: &HashMap<String, AzPower>,
     overrides: &[MappingOverride],
 ) -> Vec<DiscoveredResource> {
-    let vm_by_id: HashMap<String, &VmFacts> = vms
-        .iter()
-        .filter_map(|v| ResourceId::parse(&v.id).ok().map(|id| (id.key(), v)))
+    let c = Classifier::new(account, vms.to_vec(), power.clone(), overrides);
+    let mut out: Vec<DiscoveredResource> = disks
+        .into_iter()
+        .filter_map(|d| match c.disk(d, false) {
+            Classified::Resource(r) => Some(*r),
+            _ => None,
+        })
         .collect();
-    let key_of = |s: &str| ResourceId::parse(s).map(|i| i.key()).ok();
-    let mut out = Vec::new();
-    for d in disks {
-        if key_of(&d.id).is_none() {
-            continue;
+    sort(&mut out);
+    out
+}
+
+/// The order discovery lists resources in: by kind, then name (stable).
+pub fn sort(resources: &mut [DiscoveredResource]) {
+    resources.sort_by(|a, b| (kind_rank(a.kind), &a.name).cmp(&(kind_rank(b.kind), &b.name)));
+}
+
+/// What became of one disk.
+pub enum Classified {
+    Resource(Box<DiscoveredResource>),
+    /// Not a resource of the account.
+    Left,
+    /// The OS disk of a VM whose power state is not known yet (the status list did not cover
+    /// it): classified again once its instance view is read. Its VM's key.
+    NeedsPower(DiskFacts, String),
+}
+
+/// Classifies disks one by one once the VMs and their power states are known, so that disk
+/// list pages become resources as they arrive and no list of every disk is kept.
+pub struct Classifier<'a> {
+    account: &'a str,
+    /// The listed VMs by [`ResourceId::key`].
+    vms: HashMap<String, VmFacts>,
+    /// Power states by VM key (only of listed VMs).
+    power: HashMap<String, AzPower>,
+    overrides: &'a [MappingOverride],
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(
+        account: &'a str,
+        vms: Vec<VmFacts>,
+        mut power: HashMap<String, AzPower>,
+        overrides: &'a [MappingOverride],
+    ) -> Self {
+        let vms: HashMap<String, VmFacts> = vms
+            .into_iter()
+            .filter_map(|v| ResourceId::parse(&v.id).ok().map(|id| (id.key(), v)))
+            .collect();
+        power.retain(|k, _| vms.contains_key(k));
+        Self {
+            account,
+            vms,
+            power,
+            overrides,
         }
-        let vm = d
-            .managed_by
-            .as_deref()
-            .and_then(key_of)
-            .and_then(|k| vm_by_id.get(&k).copied());
+    }
+
+    /// One disk. `defer`: a VM resource whose power is not known comes back as
+    /// [`Classified::NeedsPower`] instead of a resource without power.
+    pub fn disk(&self, d: DiskFacts, defer: bool) -> Classified {
+        let key_of = |s: &str| ResourceId::parse(s).map(|i| i.key()).ok();
+        if key_of(&d.id).is_none() {
+            return Classified::Left;
+        }
+        let vm_key = d.managed_by.as_deref().and_then(key_of);
+        let vm = vm_key.as_ref().and_then(|k| self.vms.get(k));
         let is_os_disk = vm.is_some_and(|v| {
             v.os_disk_id
                 .as_deref()
@@ -158,44 +211,46 @@ pub fn classify(
             (false, Some(v)) if is_os_disk => &v.tags,
             _ => &d.tags,
         };
-        let ov = overrides.iter().find(|o| {
+        let ov = self.overrides.iter().find(|o| {
             ids::same(&o.provider_id, &d.id)
                 || (is_os_disk && vm.is_some_and(|v| ids::same(&o.provider_id, &v.id)))
         });
         if ov.is_some_and(|o| o.exclude) {
-            continue;
+            return Classified::Left;
         }
         let in_account = tags.in_account;
         let kind = ov
             .and_then(|o| o.kind)
             .or_else(|| in_account.then(|| tags.role.flatten())?);
-        let Some(kind) = kind else { continue };
+        let Some(kind) = kind else {
+            return Classified::Left;
+        };
         if !in_account && ov.and_then(|o| o.kind).is_none() {
-            continue;
+            return Classified::Left;
         }
         let owner = ov
             .and_then(|o| o.owner.clone())
             .or_else(|| tags.owner.clone());
-        let (power, power_detail) = match vm {
-            Some(v) if is_os_disk && is_vm_kind(kind) => {
-                let p = ResourceId::parse(&v.id)
-                    .ok()
-                    .and_then(|i| power.get(&i.key()));
-                (p.map(power_of), p.map(|p| p.as_str().to_string()))
-            }
+        let vm_resource = is_os_disk && is_vm_kind(kind);
+        let (power, power_detail) = match (vm_resource, vm_key) {
+            (true, Some(k)) => match self.power.get(&k) {
+                Some(p) => (Some(power_of(p)), Some(p.as_str().to_string())),
+                None if defer => return Classified::NeedsPower(d, k),
+                None => (None, None),
+            },
             _ => (None, None),
         };
-        out.push(DiscoveredResource {
-            // Moved, not cloned: the facts go as the resources come (discovery's peak).
+        Classified::Resource(Box::new(DiscoveredResource {
+            // Moved, not cloned: the facts go as the resources come.
             provider_id: d.id,
-            name: if is_os_disk && is_vm_kind(kind) {
+            name: if vm_resource {
                 vm.map(|v| v.name.clone()).unwrap_or(d.name)
             } else {
                 d.name
             },
             kind,
             // Only this account's resources come out (an override may bring in a disk tagged otherwise).
-            frame_account: account.to_string(),
+            frame_account: self.account.to_string(),
             owner,
             desktop_state: (kind == ResourceKind::PersistentDesktop)
                 .then_some(tags.desktop_state)
@@ -207,10 +262,8 @@ pub fn classify(
             location: super::normalize_location(&d.location),
             not_protected_reason: (!kind.is_protected())
                 .then(|| TEMPLATE_NOT_PROTECTED.to_string()),
-        });
+        }))
     }
-    out.sort_by(|a, b| (kind_rank(a.kind), &a.name).cmp(&(kind_rank(b.kind), &b.name)));
-    out
 }
 
 fn kind_rank(k: ResourceKind) -> u8 {
@@ -227,42 +280,98 @@ fn kind_rank(k: ResourceKind) -> u8 {
 /// How many instance views are read at once (VMs the status list did not cover).
 const PARALLEL_READS: usize = 8;
 
+/// Disk pages that arrive before the VMs and their power states are all known wait here; once
+/// the classifier is ready they (and every later page) are classified as they come.
+struct DiskStage<'c, 'e> {
+    classifier: Option<Classifier<'c>>,
+    waiting: Vec<DiskFacts>,
+    /// OS disks of VMs the status list did not cover (see [`Classified::NeedsPower`]).
+    needs_power: Vec<(DiskFacts, String)>,
+    emit: &'e mut (dyn FnMut(DiscoveredResource) + Send),
+}
+
+impl DiskStage<'_, '_> {
+    fn take(&mut self, disks: impl IntoIterator<Item = DiskFacts>) {
+        let Some(c) = &self.classifier else {
+            self.waiting.extend(disks);
+            return;
+        };
+        for d in disks {
+            match c.disk(d, true) {
+                Classified::Resource(r) => (self.emit)(*r),
+                Classified::Left => {}
+                Classified::NeedsPower(d, vm) => self.needs_power.push((d, vm)),
+            }
+        }
+    }
+}
+
 impl ArmClient {
     /// Lists the resource groups' disks and VMs, reads the power state of the account's VMs and
-    /// classifies (see [`classify`]).
+    /// classifies (see [`classify`]); the resources sorted by kind, then name.
     pub async fn discover(
         &self,
         account: &str,
         resource_groups: &[String],
         overrides: &[MappingOverride],
     ) -> Result<Vec<DiscoveredResource>, ArmError> {
-        // The three lists are read side by side: each is a chain of pages, one after the other.
-        let lists = async {
-            let mut disks: Vec<DiskFacts> = Vec::new();
+        let mut out = Vec::new();
+        self.discover_each(account, resource_groups, overrides, &mut |r| out.push(r))
+            .await?;
+        sort(&mut out);
+        Ok(out)
+    }
+
+    /// As [`ArmClient::discover`], handing each resource to `emit` as its disk's list page is
+    /// classified (in no particular order), so that the caller keeps only what it needs: no list
+    /// of every disk or resource is held here. The VMs (a few strings each) and their power
+    /// states are read first, side by side with the disk list; disk pages that arrive before
+    /// them wait, the others are classified at once. OS disks of VMs the status list did not
+    /// cover come last, after one instance view per such VM.
+    pub async fn discover_each(
+        &self,
+        account: &str,
+        resource_groups: &[String],
+        overrides: &[MappingOverride],
+        emit: &mut (dyn FnMut(DiscoveredResource) + Send),
+    ) -> Result<(), ArmError> {
+        let stage = parking_lot::Mutex::new(DiskStage {
+            classifier: None,
+            waiting: Vec::new(),
+            needs_power: Vec::new(),
+            emit,
+        });
+        let disks = async {
+            for rg in resource_groups {
+                self.for_each_page(
+                    self.disk_list_url(rg),
+                    "the disk list",
+                    |page: Vec<Disk>| {
+                        stage
+                            .lock()
+                            .take(page.into_iter().map(|d| DiskFacts::new(d, account)))
+                    },
+                )
+                .await?;
+            }
+            Ok::<_, ArmError>(())
+        };
+        let vms = async {
             let mut vms: Vec<VmFacts> = Vec::new();
             for rg in resource_groups {
-                let (d, v) = tokio::join!(
-                    self.for_each_page(
-                        self.disk_list_url(rg),
-                        "the disk list",
-                        |page: Vec<Disk>| {
-                            disks.extend(page.into_iter().map(|d| DiskFacts::new(d, account)))
-                        },
-                    ),
-                    self.for_each_page(
-                        self.vm_list_url(rg),
-                        "the VM list",
-                        |page: Vec<VirtualMachine>| {
-                            vms.extend(page.into_iter().map(|v| VmFacts::new(v, account)))
-                        },
-                    ),
-                );
-                d?;
-                v?;
+                self.for_each_page(
+                    self.vm_list_url(rg),
+                    "the VM list",
+                    |page: Vec<VirtualMachine>| {
+                        vms.extend(page.into_iter().map(|v| VmFacts::new(v, account)))
+                    },
+                )
+                .await?;
             }
-            Ok::<_, ArmError>((disks, vms))
+            Ok::<_, ArmError>(vms)
         };
-        // Every VM's of the subscription, before the account's are known: a key and a state each.
+        // Every VM's of the subscription, before the account's are known: a key and a state each
+        // (kept for the listed VMs only, see `Classifier::new`).
         let statuses = async {
             let mut seen = HashMap::new();
             let listed = self
@@ -276,76 +385,75 @@ impl ArmClient {
                 .await;
             (listed, seen)
         };
-        let (lists, statuses) = tokio::join!(lists, statuses);
-        let (disks, vms) = lists?;
-        let in_account = |tags: &FrameTags| tags.in_account;
-        // VMs holding a disk of the account (a deployment that tags disks, not VMs).
-        let holding: HashSet<String> = disks
-            .iter()
-            .filter(|d| in_account(&d.tags))
-            .filter_map(|d| d.managed_by.as_deref())
-            .filter_map(|m| ResourceId::parse(m).ok().map(|i| i.key()))
-            .collect();
-        let wanted: HashMap<String, ResourceId> = vms
-            .iter()
-            .filter_map(|v| ResourceId::parse(&v.id).ok().map(|id| (v, id)))
-            .filter(|(v, id)| {
-                in_account(&v.tags)
-                    || holding.contains(&id.key())
-                    || overrides.iter().any(|o| ids::same(&o.provider_id, &v.id))
-            })
-            .map(|(_, id)| (id.key(), id))
-            .collect();
-        let power = self.power_states(wanted, statuses).await?;
-        Ok(classify(account, disks, &vms, &power, overrides))
-    }
-
-    /// The power state of each VM in `wanted` (by [`ResourceId::key`]): from the subscription's
-    /// `statusOnly=true` list, then one instance view for each VM it did not cover (created
-    /// since, or an ARM that answers the list without statuses). A principal allowed to read
-    /// only its resource groups may be refused the subscription's list (403): then every VM's
-    /// instance view is read, as before that list was used.
-    async fn power_states(
-        &self,
-        mut wanted: HashMap<String, ResourceId>,
-        (listed, mut statuses): (Result<(), ArmError>, HashMap<String, AzPower>),
-    ) -> Result<HashMap<String, AzPower>, ArmError> {
-        match listed {
-            Ok(()) => {}
-            Err(ArmError::Api {
-                status,
-                ref message,
-                ..
-            }) if (400..500).contains(&status) && status != 429 => {
-                tracing::info!(
-                    status,
-                    %message,
-                    "the subscription's VM status list was refused; reading each VM's instance view"
-                );
-                statuses.clear();
-            }
-            Err(e) => return Err(e),
+        let ready = async {
+            let (vms, statuses) = tokio::join!(vms, statuses);
+            let vms = vms?;
+            let power = match statuses {
+                (Ok(()), seen) => seen,
+                // A principal allowed to read only its resource groups may be refused the
+                // subscription's list: every VM's instance view is read instead.
+                (
+                    Err(ArmError::Api {
+                        status,
+                        ref message,
+                        ..
+                    }),
+                    _,
+                ) if (400..500).contains(&status) && status != 429 => {
+                    tracing::info!(
+                        status,
+                        %message,
+                        "the subscription's VM status list was refused; reading each VM's instance view"
+                    );
+                    HashMap::new()
+                }
+                (Err(e), _) => return Err(e),
+            };
+            let mut s = stage.lock();
+            s.classifier = Some(Classifier::new(account, vms, power, overrides));
+            let waiting = std::mem::take(&mut s.waiting);
+            s.take(waiting);
+            Ok::<_, ArmError>(())
+        };
+        let (d, r) = tokio::join!(disks, ready);
+        r?;
+        d?;
+        let DiskStage {
+            classifier,
+            needs_power,
+            emit,
+            ..
+        } = stage.into_inner();
+        let Some(mut classifier) = classifier else {
+            return Ok(());
+        };
+        if needs_power.is_empty() {
+            return Ok(());
         }
-        let mut power = HashMap::new();
-        wanted.retain(|key, _| match statuses.remove(key) {
-            Some(p) => {
-                power.insert(key.clone(), p);
-                false
-            }
-            None => true,
-        });
-        if !wanted.is_empty() {
-            tracing::debug!(
-                vms = wanted.len(),
-                "reading instance views of VMs the status list did not cover"
-            );
-        }
-        let rest: Vec<(String, ResourceId)> = wanted.into_iter().collect();
+        // VMs the status list did not cover (created since, or an ARM that answers the list
+        // without statuses): one instance view each.
+        let rest: Vec<String> = needs_power
+            .iter()
+            .map(|(_, k)| k.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        tracing::debug!(
+            vms = rest.len(),
+            "reading instance views of VMs the status list did not cover"
+        );
         for chunk in rest.chunks(PARALLEL_READS) {
             let mut set = tokio::task::JoinSet::new();
-            for (key, id) in chunk {
+            for key in chunk {
+                let Some(id) = classifier
+                    .vms
+                    .get(key)
+                    .and_then(|v| ResourceId::parse(&v.id).ok())
+                else {
+                    continue;
+                };
                 let c = self.clone();
-                let (key, id) = (key.clone(), id.clone());
+                let key = key.clone();
                 set.spawn(async move {
                     let p = c.power_state(&id).await;
                     (key, p)
@@ -353,10 +461,15 @@ impl ArmClient {
             }
             while let Some(joined) = set.join_next().await {
                 let (key, p) = joined.map_err(|e| ArmError::decode("an instance view", e))?;
-                power.insert(key, p?);
+                classifier.power.insert(key, p?);
             }
         }
-        Ok(power)
+        for (d, _) in needs_power {
+            if let Classified::Resource(r) = classifier.disk(d, false) {
+                emit(*r);
+            }
+        }
+        Ok(())
     }
 }
 
