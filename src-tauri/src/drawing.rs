@@ -5,7 +5,12 @@
 //! layer of its own, on its scrolling thread. Where no GPU renders, that layer is drawn through
 //! Mesa's llvmpipe, and it made every frame of a page holding one cost 70 to 150 ms, and its
 //! first seconds on screen both cores. Without the feature such a box scrolls like the rest of the
-//! page and frames take 16 to 35 ms. With a GPU the feature stays as WebKit ships it.
+//! page and frames take 16 to 35 ms.
+//!
+//! WebKitGTK (2.46 and later, on Skia) draws a 2D canvas, the timeline's chart, through the GPU
+//! too; through llvmpipe a pan of the timeline on the large seed took 43 ms a frame, and 32 ms
+//! with the canvas drawn on the CPU (`CanvasUsesAcceleratedDrawing` off). With a GPU both
+//! features stay as WebKit ships them.
 
 use std::path::Path;
 
@@ -21,15 +26,18 @@ pub struct Feature {
 #[error("STANDBY_WEBKIT_FEATURES: {0:?} is not Name=0 or Name=1 (e.g. AsyncOverflowScrolling=1)")]
 pub struct BadFeature(String);
 
-/// The features to set: overflow scrolling off where no GPU renders, then what the administrator
-/// names in `STANDBY_WEBKIT_FEATURES` (`Name=0,Name=1`), which wins.
+/// What a machine without a GPU turns off.
+const OFF_WITHOUT_GPU: [&str; 2] = ["AsyncOverflowScrolling", "CanvasUsesAcceleratedDrawing"];
+
+/// The features to set: overflow scrolling and canvas acceleration off where no GPU renders, then
+/// what the administrator names in `STANDBY_WEBKIT_FEATURES` (`Name=0,Name=1`), which wins.
 pub fn plan(gpu: bool, env: Option<&str>) -> Result<Vec<Feature>, BadFeature> {
     let mut out = Vec::new();
     if !gpu {
-        out.push(Feature {
-            id: "AsyncOverflowScrolling".into(),
+        out.extend(OFF_WITHOUT_GPU.map(|id| Feature {
+            id: id.into(),
             on: false,
-        });
+        }));
     }
     for item in env.unwrap_or("").split(',').map(str::trim) {
         if item.is_empty() {
@@ -171,10 +179,13 @@ mod tests {
     }
 
     #[test]
-    fn without_a_gpu_overflow_scrolling_is_turned_off() {
+    fn without_a_gpu_overflow_scrolling_and_canvas_acceleration_are_turned_off() {
         assert_eq!(
             ids(&plan(false, None).unwrap()),
-            [("AsyncOverflowScrolling", false)]
+            [
+                ("AsyncOverflowScrolling", false),
+                ("CanvasUsesAcceleratedDrawing", false)
+            ]
         );
         assert!(plan(true, None).unwrap().is_empty());
     }
@@ -189,6 +200,7 @@ mod tests {
         assert_eq!(
             ids(&p),
             [
+                ("CanvasUsesAcceleratedDrawing", false),
                 ("AsyncOverflowScrolling", true),
                 ("AcceleratedDrawing", false)
             ]

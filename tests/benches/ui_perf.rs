@@ -107,6 +107,24 @@ async fn bench() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `STANDBY_UI_PERF_HOLD=<seconds>`: keeps the window open that long after its measures, and
+/// prints the WebDriver address and session, so that a profiler or a script can look into the
+/// page as the benchmark left it (docs/console.md, "Looking into the page").
+async fn hold(client: &Client, driver: &Driver, label: &str) {
+    let Some(secs) = std::env::var("STANDBY_UI_PERF_HOLD")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let session = client.session_id().await.ok().flatten().unwrap_or_default();
+    eprintln!(
+        "ui_perf [{label}]: holding the window for {secs} s: WebDriver http://127.0.0.1:{}/session/{session}",
+        driver.port
+    );
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
 /// `STANDBY_APP_BIN`, else the release build (what users run; see docs/console.md).
 fn app_binary() -> anyhow::Result<PathBuf> {
     let path = std::env::var_os("STANDBY_APP_BIN")
@@ -439,6 +457,7 @@ async fn measure_app(
     if let Err(e) = &out {
         eprintln!("ui_perf [{label}]: {e:#}");
     }
+    hold(&client, &driver, label).await;
     // Closing the window waits for the page too: a page that stopped painting would hang it.
     let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
     drop(driver);

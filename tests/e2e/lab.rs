@@ -171,11 +171,13 @@ async fn the_lab_run_opens_with_its_clusters_and_subscription_registered() {
         {
             log.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
         }
-        let set = log.contains("WebKit feature set feature=AsyncOverflowScrolling on=false");
-        assert_eq!(
-            set, !gpu,
-            "GPU render node present: {gpu}; the app's log:\n{log}"
-        );
+        for feature in ["AsyncOverflowScrolling", "CanvasUsesAcceleratedDrawing"] {
+            let set = log.contains(&format!("WebKit feature set feature={feature} on=false"));
+            assert_eq!(
+                set, !gpu,
+                "{feature}: GPU render node present: {gpu}; the app's log:\n{log}"
+            );
+        }
         assert!(!log.contains("WebKit feature not set"), "{log}");
     }
 

@@ -2,17 +2,10 @@
 // selected point with its Restore button, and the same points as a keyboard-selectable list for
 // those who do not use the chart. When the engine counted the window's backups in buckets (too
 // many to draw one by one), a zoom re-reads the part in view, finer, once the zoom settles.
-import { ActionIcon, Badge, Box, Button, Card, Group, Stack, Text, Title, Tooltip, useComputedColorScheme } from "@mantine/core";
-import {
-  IconArrowsHorizontal,
-  IconChevronLeft,
-  IconChevronRight,
-  IconRestore,
-  IconZoomIn,
-  IconZoomOut,
-} from "@tabler/icons-react";
+import { Badge, Box, Button, Card, Group, Stack, Text, Title, useComputedColorScheme } from "@mantine/core";
+import { IconRestore } from "@tabler/icons-react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 
 import type { ApiError, Timeline_Serialize, TimelineBucket, TimelinePoint_Serialize } from "../bindings";
 import { ErrorNotice } from "../components/ErrorNotice";
@@ -22,13 +15,15 @@ import { EChart, type EChartHandle } from "./EChart";
 import { describe, describeBucket, palette, refOf, selectionOverlay, timelineOption, xRange, type Ref, type Scheme } from "./option";
 import { ordered, visibleRange, withDetail, type Item } from "./points";
 import { num } from "../numbers";
+import { ZoomBar } from "./ZoomBar";
+import { clampZoom, LiveZoom, sameZoom, type Zoom } from "./zoom";
 
 export { timelineOption } from "./option";
 
-/** The narrowest window the buttons zoom to, in percent of the axis. */
-const MIN_SPAN = 0.05;
 const ROW_HEIGHT = 36;
-/** A zoom re-reads the part in view once it has been still this long. */
+/** The page (list, selection, re-read) takes the chart's zoom once it has been still this long. */
+const COMMIT_MS = 100;
+/** A zoom the page took re-reads the part in view once it has been still this long again. */
 const SETTLE_MS = 150;
 /** The chart's grid leaves this much of its width to the lane names and the right margin. */
 const GRID_MARGIN_PX = 174;
@@ -36,17 +31,19 @@ const GRID_MARGIN_PX = 174;
 /** A re-read of part of the window: backups only, counted in `columns` columns when many. */
 export type ReadDetail = (from: string, to: string, columns: number) => Promise<{ ok: Timeline_Serialize } | { error: ApiError }>;
 
-function clampZoom(start: number, end: number): [number, number] {
-  const span = Math.min(100, Math.max(MIN_SPAN, end - start));
-  const s = Math.min(100 - span, Math.max(0, start));
-  return [s, s + span];
-}
-
 export function Timeline(props: { timeline: Timeline_Serialize; readDetail?: ReadDetail; onRestored?: (o: RestoreOutcome) => void }) {
   const overview = props.timeline;
   const scheme: Scheme = useComputedColorScheme("light");
   const chart = useRef<EChartHandle>(null);
-  const [zoom, setZoom] = useState<[number, number]>([0, 100]);
+  // The page's zoom lags the chart's by COMMIT_MS during a pan; the toolbar follows `live`.
+  const [zoom, setZoom] = useState<Zoom>([0, 100]);
+  const live = useMemo(() => new LiveZoom(), []);
+  const commitTimer = useRef<number | undefined>(undefined);
+  useEffect(() => () => window.clearTimeout(commitTimer.current), []);
+  const commit = useCallback((z: Zoom) => {
+    window.clearTimeout(commitTimer.current);
+    setZoom((prev) => (sameZoom(prev, z) ? prev : z));
+  }, []);
   const [selected, setSelected] = useState<Ref | null>(null);
   const [restoring, setRestoring] = useState<string | null>(null);
   const [detail, setDetail] = useState<{ of: Timeline_Serialize; t: Timeline_Serialize } | null>(null);
@@ -99,16 +96,22 @@ export function Timeline(props: { timeline: Timeline_Serialize; readDetail?: Rea
     return () => clearTimeout(timer);
   }, [bucketed, readDetail, overview, zoom, whole, min, max]);
 
-  // At a bound a button does nothing; it stays focusable (a disabled button would drop the
-  // keyboard focus) and looks disabled.
-  const zoomTo = (start: number, end: number) => {
-    const [s, e] = clampZoom(start, end);
-    if (s === zoom[0] && e === zoom[1]) return;
-    setZoom([s, e]);
-    chart.current?.zoomTo(s, e);
+  // A button's zoom is taken at once: it is one step, not a stream of them.
+  const zoomTo = useCallback(
+    (start: number, end: number) => {
+      const z = clampZoom(start, end);
+      if (sameZoom(z, live.get())) return;
+      live.set(z);
+      commit(z);
+      chart.current?.zoomTo(z[0], z[1]);
+    },
+    [live, commit],
+  );
+  const chartZoomed = (start: number, end: number) => {
+    live.set([start, end]);
+    window.clearTimeout(commitTimer.current);
+    commitTimer.current = window.setTimeout(() => commit(live.get()), COMMIT_MS);
   };
-  const span = zoom[1] - zoom[0];
-  const centre = (zoom[0] + zoom[1]) / 2;
 
   const select = (p: TimelinePoint_Serialize) => setSelected({ kind: "point", point: p });
   // A bucket is reached by zooming in to its backups (first to last, with a little room).
@@ -130,36 +133,7 @@ export function Timeline(props: { timeline: Timeline_Serialize; readDetail?: Rea
   return (
     <Stack gap="sm">
       <Group justify="space-between" wrap="wrap" gap="xs">
-        <Group gap={4} role="toolbar" aria-label="Zoom and pan the timeline">
-          <Tooltip label="Zoom in">
-            <ActionIcon variant="default" size="lg" aria-label="Zoom in" onClick={() => zoomTo(centre - span / 4, centre + span / 4)} data-disabled={span <= MIN_SPAN || undefined} aria-disabled={span <= MIN_SPAN}>
-              <IconZoomIn size={18} />
-            </ActionIcon>
-          </Tooltip>
-          <Tooltip label="Zoom out">
-            <ActionIcon variant="default" size="lg" aria-label="Zoom out" onClick={() => zoomTo(centre - span, centre + span)} data-disabled={span >= 100 || undefined} aria-disabled={span >= 100}>
-              <IconZoomOut size={18} />
-            </ActionIcon>
-          </Tooltip>
-          <Tooltip label="Pan left (earlier)">
-            <ActionIcon variant="default" size="lg" aria-label="Pan left" onClick={() => zoomTo(zoom[0] - span / 4, zoom[1] - span / 4)} data-disabled={zoom[0] <= 0 || undefined} aria-disabled={zoom[0] <= 0}>
-              <IconChevronLeft size={18} />
-            </ActionIcon>
-          </Tooltip>
-          <Tooltip label="Pan right (later)">
-            <ActionIcon variant="default" size="lg" aria-label="Pan right" onClick={() => zoomTo(zoom[0] + span / 4, zoom[1] + span / 4)} data-disabled={zoom[1] >= 100 || undefined} aria-disabled={zoom[1] >= 100}>
-              <IconChevronRight size={18} />
-            </ActionIcon>
-          </Tooltip>
-          <Tooltip label="Fit the whole window">
-            <ActionIcon variant="default" size="lg" aria-label="Fit" onClick={() => zoomTo(0, 100)} data-disabled={span >= 100 || undefined} aria-disabled={span >= 100}>
-              <IconArrowsHorizontal size={18} />
-            </ActionIcon>
-          </Tooltip>
-          <Text size="sm" c="dimmed" ml="xs" data-testid="timeline-visible" aria-live="polite">
-            {when(new Date(from).toISOString())} to {when(new Date(to).toISOString())}
-          </Text>
-        </Group>
+        <ZoomBar live={live} min={min} max={max} zoomTo={zoomTo} />
         <Legend scheme={scheme} />
       </Group>
       <EChart
@@ -172,7 +146,7 @@ export function Timeline(props: { timeline: Timeline_Serialize; readDetail?: Rea
             if (ref) setSelected(ref);
             if (ref?.kind === "bucket") zoomToBucket(ref.bucket);
           },
-          zoom: (s, e) => setZoom([s, e]),
+          zoom: chartZoomed,
         }}
         style={{ width: "100%", height: 360 }}
         data-testid="timeline-chart"

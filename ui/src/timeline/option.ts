@@ -5,9 +5,11 @@
 // Built for 100,000 backups: the engine never sends more points than the screen can tell apart
 // (`POINTS_AT_MOST`); beyond that it counts them per lane and pixel column (buckets), drawn as
 // bars coloured by their worst state, whose tooltip says how many and which states. One pass over
-// each lane (O(n)), large-mode series above 2,000 symbols, no progressive drawing (it kept the
-// canvas redrawing in chunks for seconds) and no animation. Per-item styles would defeat large
-// mode, so each look (available, failed, ...) is a series of its own.
+// each lane (O(n)), no progressive drawing (it kept the canvas redrawing in chunks for seconds) and
+// no animation. Buckets, and backups above a few hundred, are drawn in large mode: one path per
+// series instead of one element per symbol, which made each step of a pan three times cheaper
+// (docs/console.md). Per-item styles would defeat large mode, so each look (available, failed,
+// ...) is a series of its own, and large mode's symbols cannot be offset, so nothing relies on it.
 import { DEFAULT_THEME } from "@mantine/core";
 
 import type {
@@ -34,8 +36,12 @@ const EXPIRY = 2;
 const RUNS = 3;
 const SKIPPED = 4;
 
-/** A series switches to large mode (one path for all its symbols) above this many points. */
-const LARGE_THRESHOLD = 2000;
+/**
+ * A series of backups switches to large mode (one path for all its symbols) above this many
+ * points. Below it each symbol is an element of its own, which grows when hovered: a few hundred
+ * of them cost a pan step about 2 ms here, 1,000 of them about 8 ms.
+ */
+const LARGE_THRESHOLD = 300;
 
 /**
  * Where each series' third value points: the backups (primary then replicas), the buckets, runs
@@ -292,8 +298,10 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
   }
   // Buckets: one bar in the middle of its column, in a series per lane and look. A bar is red
   // only when all it counts failed, cyan while some are in progress, else the lane's colour; a
-  // column where some failed gets a red tick above its bar. (Coloured by the worst state alone,
-  // one failure in forty made a week of mostly available backups read as a red band.)
+  // column where some failed gets red caps: a taller red bar behind its bar. (Coloured by the
+  // worst state alone, one failure in forty made a week of mostly available backups read as a
+  // red band.) In large mode from one bar: a pan redraws every bar. (Not from none: ECharts'
+  // large mode fails on an empty series, and the whole page with it.)
   const bucketSeries: Record<string, Datum[]> = {};
   t.buckets.forEach((b, k) => {
     const x = (ms(b.start) + ms(b.end)) / 2;
@@ -304,9 +312,9 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
     if (b.lane !== "expiry" && b.failed > 0 && b.failed < b.count) (bucketSeries[id + "-failmark"] ??= []).push([x, lane, k]);
   });
   const bars = (id: string, name: string, color: string, height = 18) =>
-    scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, height] });
-  const ticks = (id: string, name: string, color: string) =>
-    scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, 6], symbolOffset: [0, -13] });
+    scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, height], largeThreshold: 1 });
+  const caps = (id: string, name: string, color: string) =>
+    scatter(id, name, bucketSeries[id] ?? [], color, { symbol: "rect", symbolSize: [3, 30], largeThreshold: 1, z: 1 });
   const runs = t.runs.map((r, k) => ({
     value: [ms(r.due_at), RUNS, k],
     itemStyle: { color: p[RUN_COLOR[r.state]] },
@@ -431,11 +439,11 @@ export function timelineOption(t: Timeline_Serialize, scheme: Scheme, zoom: [num
       bars("bucket-primary", "Primary backups, counted", p.primary),
       bars("bucket-primary-progress", "Primary backups, counted, some being taken", p.creating),
       bars("bucket-primary-failed", "Primary backups, counted, all failed", p.failed),
-      ticks("bucket-primary-failmark", "Primary backups, counted, some failed", p.failed),
+      caps("bucket-primary-failmark", "Primary backups, counted, some failed", p.failed),
       bars("bucket-replica", "Secondary replicas, counted", p.replica),
       bars("bucket-replica-progress", "Secondary replicas, counted, some being copied", p.creating),
       bars("bucket-replica-failed", "Secondary replicas, counted, all failed", p.failed),
-      ticks("bucket-replica-failmark", "Secondary replicas, counted, some failed", p.failed),
+      caps("bucket-replica-failmark", "Secondary replicas, counted, some failed", p.failed),
       bars("bucket-expiry", "Expiries, counted", p.expiry, 14),
       {
         id: "runs",

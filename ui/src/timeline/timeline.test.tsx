@@ -269,9 +269,20 @@ describe("timelineOption", () => {
     const t = crowded();
     const o = opt(t);
     const mid = (start: string) => Date.parse(start) + 1_800_000;
-    // 10 of 400 failed: the lane's colour with a red tick, not a red bar.
+    // 10 of 400 failed: the lane's colour with red caps (a taller red bar behind it), not a red bar.
     expect(series(o, "bucket-primary").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
     expect(series(o, "bucket-primary-failmark").data).toEqual([[mid("2026-11-18T02:00:00.000Z"), 0, 0]]);
+    const bar = series(o, "bucket-primary") as unknown as { symbolSize: number[]; z?: number; largeThreshold: number; symbolOffset?: unknown };
+    const cap = series(o, "bucket-primary-failmark") as unknown as typeof bar;
+    expect(cap.symbolSize[1]).toBeGreaterThan(bar.symbolSize[1]!);
+    expect(cap.z).toBeLessThan(bar.z ?? 2);
+    // Every bucket series with a bar is drawn in large mode (one path): large mode ignores
+    // symbol offsets, so none is used.
+    for (const id of ["bucket-primary", "bucket-primary-failmark", "bucket-replica", "bucket-expiry"]) {
+      const s = series(o, id) as unknown as typeof bar & { large: boolean };
+      expect(s.large && s.largeThreshold === 1).toBe(true);
+      expect(s.symbolOffset).toBeUndefined();
+    }
     expect(series(o, "bucket-primary-failed").data).toHaveLength(0);
     // All of a column failed: a red bar, and no tick.
     const b0 = t.buckets[0]!;
@@ -371,7 +382,7 @@ describe("Timeline", () => {
     expect(e.args("plan_restore")).toEqual({ backupId: "p2" });
   });
 
-  it("the zoom buttons narrow the list to the visible window", () => {
+  it("the zoom buttons narrow the list to the visible window", async () => {
     recordingEngine({}, {});
     wrap(<Timeline timeline={timeline()} />);
     for (const name of ["Zoom in", "Zoom out", "Pan left", "Pan right", "Fit"]) expect(screen.getByRole("button", { name })).toBeTruthy();
@@ -390,9 +401,16 @@ describe("Timeline", () => {
     const fit = screen.getByRole("button", { name: "Fit" }) as HTMLButtonElement;
     expect(fit.getAttribute("aria-disabled")).toBe("true");
     expect(fit.disabled).toBe(false);
-    // The chart's own zoom (wheel, slider) moves the list the same way.
+    // The chart's own zoom (wheel, slider) comes in steps: the span shown follows each step at
+    // once, the list once the chart has been still for a moment (a pan re-renders the toolbar
+    // only), and then the same way as the buttons.
+    const shown = screen.getByTestId("timeline-visible");
+    const before = shown.textContent;
+    act(() => (chart.last!.events as ChartEvents).zoom!(30, 90));
     act(() => (chart.last!.events as ChartEvents).zoom!(40, 100));
-    expect(screen.getByRole("listbox", { name: /visible window: 1$/ })).toBeTruthy();
+    expect(shown.textContent).not.toBe(before);
+    expect(screen.getByRole("listbox", { name: /visible window: 5$/ })).toBeTruthy();
+    await waitFor(() => expect(screen.getByRole("listbox", { name: /visible window: 1$/ })).toBeTruthy());
   });
 });
 
