@@ -19,7 +19,7 @@ stop_session() {
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [ "$p" = "$$" ] && continue
-    env="$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null || true)"
+    env="$(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" || true)"
     if grep -qxF "XDG_DATA_HOME=$keyring_home" <<<"$env" ||
       grep -qxF "DBUS_SESSION_BUS_ADDRESS=$own_bus" <<<"$env"; then
       kill "$p" 2>/dev/null || true

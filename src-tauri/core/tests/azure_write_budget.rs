@@ -83,3 +83,23 @@ async fn many_writers_stop_at_the_write_budget_and_go_on_when_the_hour_turns() {
     assert_eq!(s["budget_window_writes"], 30, "{s}");
     lab.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn one_client_keeps_at_most_its_limit_of_requests_on_the_wire() {
+    use standby_core::providers::azure::client::IN_FLIGHT;
+    let lab = start().await;
+    let arm = client(&lab);
+    let disk = disk_id(&lab, "acme-pd-sandbox-osdisk");
+    arm.get_disk(&disk).await.unwrap(); // the token, first
+                                        // Slow answers, so that requests sent together overlap on the wire.
+    set_fault(&lab, json!({"latency_ms": 100})).await;
+    let answers =
+        futures_util::future::join_all((0..3 * IN_FLIGHT).map(|_| arm.get_disk(&disk))).await;
+    assert!(answers.iter().all(|a| a.is_ok()));
+    let s = stats(&lab).await;
+    let most = s["most_in_flight"].as_u64().unwrap() as usize;
+    assert!(most <= IN_FLIGHT, "{s}");
+    assert!(most >= IN_FLIGHT / 2, "the requests did not overlap: {s}");
+    assert_eq!(s["in_flight"], 0, "{s}");
+    lab.shutdown().await.unwrap();
+}

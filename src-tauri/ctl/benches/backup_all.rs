@@ -204,30 +204,106 @@ fn phases(
     out
 }
 
-/// Peak resident set (VmHWM) of a running process, in KiB.
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+/// What `/proc/<pid>/status` says of a process's memory, in KiB (threads: a count).
+#[derive(Debug, Default, Clone, Copy)]
+struct MemoryReading {
+    hwm: u64,
+    rss: u64,
+    anon: u64,
+    file: u64,
+    shmem: u64,
+    threads: u64,
 }
 
-/// Samples a process's peak RSS every 50 ms until it exits.
-async fn sample_until_exit(child: &mut std::process::Child) -> u64 {
-    let mut peak = 0;
+fn read_memory(pid: u32) -> Option<MemoryReading> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some(MemoryReading {
+        hwm: field("VmHWM:")?,
+        rss: field("VmRSS:")?,
+        anon: field("RssAnon:")?,
+        file: field("RssFile:")?,
+        shmem: field("RssShmem:")?,
+        threads: field("Threads:")?,
+    })
+}
+
+/// A process's memory over its life: the peak resident set (VmHWM, exact), and from samples
+/// every 10 ms the reading at the largest resident set seen, the most threads, and the
+/// resident set each second (where in the run the peak falls).
+#[derive(Debug, Default)]
+struct MemoryProfile {
+    peak_kib: u64,
+    /// Seconds from the start to the sample that first saw the final peak.
+    peak_seen_at: f64,
+    at_peak: MemoryReading,
+    most_threads: u64,
+    per_second_mib: Vec<f64>,
+}
+
+impl MemoryProfile {
+    fn describe(&self) -> String {
+        let mib = |k: u64| k as f64 / 1024.0;
+        let a = &self.at_peak;
+        format!(
+            "peak first seen at {:.1} s; largest sample {:.1} MiB: anonymous {:.1}, file-backed {:.1}, shared {:.1} MiB, {} threads (most {}); resident each second (MiB): {}",
+            self.peak_seen_at,
+            mib(a.rss),
+            mib(a.anon),
+            mib(a.file),
+            mib(a.shmem),
+            a.threads,
+            self.most_threads,
+            self.per_second_mib
+                .iter()
+                .map(|m| format!("{m:.0}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }
+}
+
+/// Samples a process's memory every 10 ms until it exits.
+async fn sample_until_exit(child: &mut std::process::Child) -> MemoryProfile {
+    let mut profile = MemoryProfile::default();
+    let started = Instant::now();
     loop {
-        if let Some(kib) = peak_rss(child.id()) {
-            peak = peak.max(kib);
+        if let Some(m) = read_memory(child.id()) {
+            if m.hwm > profile.peak_kib {
+                profile.peak_kib = m.hwm;
+                profile.peak_seen_at = started.elapsed().as_secs_f64();
+            }
+            if m.rss >= profile.at_peak.rss {
+                profile.at_peak = m;
+            }
+            profile.most_threads = profile.most_threads.max(m.threads);
+            if started.elapsed().as_secs() as usize >= profile.per_second_mib.len() {
+                profile.per_second_mib.push(m.rss as f64 / 1024.0);
+            }
         }
         if child.try_wait().unwrap().is_some() {
-            return peak;
+            return profile;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// `STANDBY_BENCH_WRAP="heaptrack -o /tmp/{}"`: the dry run and the run (not the setup) under
+/// that command, `{}` replaced by `dry-run` or `run`; their memory figures are then the wrapper's.
+fn wrapper(which: &str) -> Vec<String> {
+    std::env::var("STANDBY_BENCH_WRAP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|w| w.replace("{}", which))
+        .collect()
 }
 
 async fn measure(users: usize) -> Figures {
@@ -239,13 +315,31 @@ async fn measure(users: usize) -> Figures {
     } = AzureDrLab::start(users, SPEED_UP).await;
     let dry = backup_all_dry_run();
     let dry_started = Instant::now();
-    let mut dry_run = cli.spawn(&dry);
-    let dry_rss_kib = sample_until_exit(&mut dry_run.child).await;
+    let mut dry_run = cli.spawn_under(
+        &wrapper("dry-run")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &dry,
+    );
+    let dry_memory = sample_until_exit(&mut dry_run.child).await;
+    let dry_rss_kib = dry_memory.peak_kib;
     let dry_wall = dry_started.elapsed();
     let out = cli.reap(&dry, dry_run);
     assert!(out.status.success(), "the dry run failed:\n{}", cli.tail());
-    let plan: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("the dry run prints JSON");
+    // A wrapper (heaptrack) may print lines of its own before the JSON.
+    let json_at = out
+        .stdout
+        .windows(2)
+        .position(|w| w == b"\n{")
+        .map(|i| i + 1)
+        .filter(|_| !out.stdout.starts_with(b"{"))
+        .unwrap_or(0);
+    let plan: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout[json_at..])
+        .into_iter()
+        .next()
+        .expect("the dry run prints JSON")
+        .expect("the dry run prints JSON");
     let eligible: std::collections::BTreeSet<String> = plan["plan"]["eligible"]
         .as_array()
         .expect("the dry run lists the eligible volumes")
@@ -323,8 +417,15 @@ async fn measure(users: usize) -> Figures {
     let bound = Duration::from_secs_f64(bound_lab / SPEED_UP);
     let started = Instant::now();
     let t0 = chrono::Utc::now();
-    let mut run = cli.spawn(&all);
-    let peak = sample_until_exit(&mut run.child).await;
+    let mut run = cli.spawn_under(
+        &wrapper("run")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &all,
+    );
+    let memory = sample_until_exit(&mut run.child).await;
+    let peak = memory.peak_kib;
     let wall = started.elapsed();
     let status = cli.reap(&all, run).status;
     assert!(status.success(), "backup all failed:\n{}", cli.tail());
@@ -334,6 +435,11 @@ async fn measure(users: usize) -> Figures {
         wall.as_secs_f64(),
         in_flight,
     );
+    phases.push_str(&format!(
+        "\n    dry run's memory: {}\n    run's memory: {}",
+        dry_memory.describe(),
+        memory.describe()
+    ));
     // Whether the run kept to ARM's write budget (the lab counts, it does not refuse).
     let budget = lab_get(&http, &lab, "faults/azure:arm/stats").await;
     phases.push_str(&format!(

@@ -8,6 +8,7 @@ mod autogrow;
 mod backup;
 mod clone;
 mod dr;
+mod heap;
 mod inventory;
 mod jobs;
 mod lab;
@@ -86,6 +87,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    heap::one_arena();
     let cli = Cli::parse();
     let paths = match standby_core::paths::DataPaths::resolve(cli.data_dir.as_deref()) {
         Ok(p) => p,
@@ -97,6 +99,9 @@ fn main() -> std::process::ExitCode {
     let _log = standby_core::logging::init(&paths.log_dir, "standbyctl", false)
         .map_err(|e| eprintln!("standbyctl: no log file: {e}"))
         .ok();
+    // Every command: a long one (backup all, jobs resume, serve) is why, a short one pays a
+    // sleeping thread.
+    let _give_back = heap::GiveBack::start();
     tracing::info!(command = ?std::env::args().skip(1).filter(|a| !a.starts_with('-')).take(2).collect::<Vec<_>>(), "standbyctl");
     let result = match cli.command {
         Command::Account(cmd) => account::run(cmd, &paths),

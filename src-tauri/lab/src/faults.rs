@@ -147,6 +147,10 @@ pub struct FaultStats {
     /// run starting now has of the budget.
     pub budget_window_started_at: Option<DateTime<Utc>>,
     pub budget_window_writes: u32,
+    /// Requests being handled now, and the most at once since the lab started: how many a
+    /// client keeps on the wire together.
+    pub in_flight: u32,
+    pub most_in_flight: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -256,6 +260,20 @@ impl Faults {
     /// How often each fault was met on `target` since the lab started.
     pub fn stats(&self, target: &str) -> Option<FaultStats> {
         self.targets.lock().get(target).map(|s| s.stats)
+    }
+
+    /// Counts a request as being handled until the returned guard is dropped.
+    fn entered(self: &Arc<Self>, target: &str) -> InFlight {
+        let mut targets = self.targets.lock();
+        let st = targets
+            .entry(target.to_string())
+            .or_insert_with(TargetState::new);
+        st.stats.in_flight += 1;
+        st.stats.most_in_flight = st.stats.most_in_flight.max(st.stats.in_flight);
+        InFlight {
+            faults: self.clone(),
+            target: target.to_string(),
+        }
     }
 
     /// Whether this request is to lose its answer (counted down as requests match).
@@ -553,6 +571,20 @@ impl<S> Layer<S> for FaultLayer {
     }
 }
 
+/// A request being handled (see [`FaultStats::in_flight`]).
+struct InFlight {
+    faults: Arc<Faults>,
+    target: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(st) = self.faults.targets.lock().get_mut(&self.target) {
+            st.stats.in_flight = st.stats.in_flight.saturating_sub(1);
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct FaultService<S> {
     inner: S,
@@ -577,6 +609,7 @@ where
         let inner = self.inner.clone();
         let layer = self.layer.clone();
         Box::pin(async move {
+            let _in_flight = layer.faults.entered(&layer.target);
             let is_read = matches!(
                 *req.method(),
                 axum::http::Method::GET | axum::http::Method::HEAD

@@ -182,6 +182,42 @@ impl<'a> GuestIndex<'a> {
     }
 }
 
+/// The keys by which the guest's volumes are matched to the kept resources ([`GuestIndex`]'s:
+/// the id without case or leading slash, the name without case), as hashes. A volume whose id
+/// and name match no kept resource cannot answer for one, so a report of only the volumes that
+/// match gives the index the same answers; a hash shared by two keys keeps a volume too many,
+/// never one too few.
+struct GuestKeys {
+    hasher: std::collections::hash_map::RandomState,
+    ids: std::collections::HashSet<u64>,
+    names: std::collections::HashSet<u64>,
+}
+
+impl GuestKeys {
+    fn of(resources: &[inventory::DiscoveredResource]) -> Self {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let ids = resources
+            .iter()
+            .map(|r| hasher.hash_one(GuestIndex::key(&r.provider_id)))
+            .collect();
+        let names = resources
+            .iter()
+            .map(|r| hasher.hash_one(r.name.to_ascii_lowercase()))
+            .collect();
+        Self { hasher, ids, names }
+    }
+
+    fn may_match(&self, v: &crate::guest::GuestVolume) -> bool {
+        use std::hash::BuildHasher;
+        self.ids
+            .contains(&self.hasher.hash_one(GuestIndex::key(&v.id)))
+            || self
+                .names
+                .contains(&self.hasher.hash_one(v.name.to_ascii_lowercase()))
+    }
+}
+
 /// How many power observations `make_plan` writes at a time.
 const POWER_RECORDED_AT_ONCE: usize = 500;
 
@@ -263,7 +299,11 @@ async fn make_plan(
         kept = resources.len(),
         "backup all: discovered"
     );
-    let guest = crate::guest::read_for(report.catalog, account_id).await;
+    // Only the report's volumes that can answer for a kept resource are kept of it (the
+    // account's profile disks and personal drives are most of it).
+    let keys = GuestKeys::of(&resources);
+    let guest =
+        crate::guest::read_for_kept(report.catalog, account_id, move |v| keys.may_match(v)).await;
     // Only the "unchanged" rule of scheduled runs reads what was seen of the volumes' power and
     // their last scheduled backups (one entry per volume of the account).
     let (activity, last_scheduled) = if req.kind == BackupKind::Scheduled {
@@ -1119,6 +1159,7 @@ mod tests {
                 vol("subs/s/disks/a", "desk-a-again", Some("bob")),
                 vol("/subs/s/disks/b", "Desk-B", None),
                 vol("/subs/s/disks/c", "desk-b", Some("cy")),
+                vol("/subs/s/disks/profile", "profile-a", Some("ann")),
             ],
         });
         let res = |id: &str, name: &str| DiscoveredResource {
@@ -1136,14 +1177,47 @@ mod tests {
             not_protected_reason: None,
         };
         let index = super::GuestIndex::new(&observed);
-        for r in [
+        let resources = [
             res("/subs/s/disks/a", "x"),
             res("/subs/s/disks/z", "desk-b"),
             res("/subs/s/disks/b", "nothing"),
             res("/subs/s/disks/y", "unknown"),
-        ] {
-            assert_eq!(index.session(&r), observed.session(&r), "{}", r.provider_id);
-            assert_eq!(index.free_bytes(&r), observed.free_bytes(&r));
+        ];
+        // The report as `make_plan` keeps it: only volumes that may answer for these resources.
+        let keys = super::GuestKeys::of(&resources);
+        let Observed::Read(whole) = &observed else {
+            unreachable!()
+        };
+        let kept = Observed::Read(GuestReport {
+            source: whole.source.clone(),
+            volumes: whole
+                .volumes
+                .iter()
+                .filter(|v| keys.may_match(v))
+                .cloned()
+                .collect(),
+        });
+        let Observed::Read(k) = &kept else {
+            unreachable!()
+        };
+        assert_eq!(
+            k.volumes
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>(),
+            ["desk-a", "desk-a-again", "Desk-B", "desk-b"]
+        );
+        let kept_index = super::GuestIndex::new(&kept);
+        for r in &resources {
+            assert_eq!(index.session(r), observed.session(r), "{}", r.provider_id);
+            assert_eq!(index.free_bytes(r), observed.free_bytes(r));
+            assert_eq!(
+                kept_index.session(r),
+                observed.session(r),
+                "{}",
+                r.provider_id
+            );
+            assert_eq!(kept_index.free_bytes(r), observed.free_bytes(r));
         }
     }
 

@@ -43,13 +43,33 @@ impl Cli {
     /// polls the process (to kill it, or to sample its memory) never reads a pipe, and a large
     /// `--json` answer would fill one and block the process forever. [`Cli::reap`] reads them.
     pub fn spawn(&mut self, args: &[&str]) -> Spawned {
+        self.spawn_under(&[], args)
+    }
+
+    /// As [`Cli::spawn`], with `standbyctl` run by `wrapper` (a profiler: `heaptrack -o FILE`)
+    /// when it is not empty; the child is then the wrapper.
+    pub fn spawn_under(&mut self, wrapper: &[&str], args: &[&str]) -> Spawned {
         self.spawned += 1;
         let dir = self.data.join("spawned");
         std::fs::create_dir_all(&dir).expect("the output folder is made");
         let out = dir.join(format!("{}.out", self.spawned));
         let err = dir.join(format!("{}.err", self.spawned));
-        let child = self
-            .command(args)
+        let mut command = self.command(args);
+        if let Some((program, rest)) = wrapper.split_first() {
+            let plain = command;
+            command = Command::new(program);
+            command
+                .args(rest)
+                .arg(plain.get_program())
+                .args(plain.get_args());
+            for (k, v) in plain.get_envs() {
+                match v {
+                    Some(v) => command.env(k, v),
+                    None => command.env_remove(k),
+                };
+            }
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).expect("the stdout file is made"))
             .stderr(std::fs::File::create(&err).expect("the stderr file is made"))

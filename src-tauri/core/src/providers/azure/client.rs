@@ -119,7 +119,18 @@ struct Inner {
     clock: Arc<dyn Clock>,
     tokens: TokenSource,
     budget: Budget,
+    /// Requests on the wire at once, of this client and its clones (see [`IN_FLIGHT`]).
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// At most this many requests of one client are on the wire at once; the others wait their
+/// turn. Each one in flight holds a connection (ARM over HTTP/1.1 takes one per request) with
+/// its buffers, and its answer until it is read: a `backup all` with 300 workers sent up to 300
+/// at once when ARM's write budget opened, and its memory rose with each such burst (docs/
+/// backups.md, "Where the memory goes"). 64 at once is far above what ARM's own limits let a
+/// subscription use (writes are budgeted, reads refill at 25 a second) even at a few hundred
+/// milliseconds an answer.
+pub const IN_FLIGHT: usize = 64;
 
 /// Cheap to clone; clones share the token cache and the rate-limit budget.
 #[derive(Clone)]
@@ -205,6 +216,7 @@ impl ArmClient {
                 clock,
                 tokens,
                 budget: Budget::default(),
+                in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
             }),
             watch: Watch::default(),
             chain: None,
@@ -408,6 +420,13 @@ impl ArmClient {
             }
             .ok_or_else(|| ArmError::Cancelled(what()))?;
             let token = self.inner.tokens.token().await?;
+            // Held until the answer is read (`bytes` below), never across another request.
+            let _on_the_wire = self
+                .inner
+                .in_flight
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             let mut req = self
                 .inner
                 .http

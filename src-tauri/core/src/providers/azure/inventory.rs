@@ -161,6 +161,21 @@ pub enum Classified {
     NeedsPower(DiskFacts, String),
 }
 
+/// Listed VMs by [`ResourceId::key`]; a VM whose id does not parse is left out, and of two with
+/// one key the later is kept.
+#[derive(Default)]
+pub struct VmsByKey(HashMap<String, VmFacts>);
+
+impl VmsByKey {
+    pub fn extend(&mut self, vms: impl IntoIterator<Item = VmFacts>) {
+        for v in vms {
+            if let Ok(id) = ResourceId::parse(&v.id) {
+                self.0.insert(id.key(), v);
+            }
+        }
+    }
+}
+
 /// Classifies disks one by one once the VMs and their power states are known, so that disk
 /// list pages become resources as they arrive and no list of every disk is kept.
 pub struct Classifier<'a> {
@@ -176,13 +191,22 @@ impl<'a> Classifier<'a> {
     pub fn new(
         account: &'a str,
         vms: Vec<VmFacts>,
+        power: HashMap<String, AzPower>,
+        overrides: &'a [MappingOverride],
+    ) -> Self {
+        let mut by_key = VmsByKey::default();
+        by_key.extend(vms);
+        Self::keyed(account, by_key, power, overrides)
+    }
+
+    /// As [`Classifier::new`], with the VMs already by key (built as the VM list's pages come,
+    /// so that no list of every VM is held beside the map).
+    pub fn keyed(
+        account: &'a str,
+        VmsByKey(vms): VmsByKey,
         mut power: HashMap<String, AzPower>,
         overrides: &'a [MappingOverride],
     ) -> Self {
-        let vms: HashMap<String, VmFacts> = vms
-            .into_iter()
-            .filter_map(|v| ResourceId::parse(&v.id).ok().map(|id| (id.key(), v)))
-            .collect();
         power.retain(|k, _| vms.contains_key(k));
         Self {
             account,
@@ -280,6 +304,11 @@ fn kind_rank(k: ResourceKind) -> u8 {
 /// How many instance views are read at once (VMs the status list did not cover).
 const PARALLEL_READS: usize = 8;
 
+/// How many disks discovery keeps while the VMs are still being listed (about five pages): the
+/// disk list is read alongside the VM list, and without a bound every disk of the resource
+/// groups waited in memory when its list ended first (15,000 at 5,000 users).
+const DISKS_WAITING_AT_MOST: usize = 500;
+
 /// Disk pages that arrive before the VMs and their power states are all known wait here; once
 /// the classifier is ready they (and every later page) are classified as they come.
 struct DiskStage<'c, 'e> {
@@ -341,9 +370,25 @@ impl ArmClient {
             needs_power: Vec::new(),
             emit,
         });
+        // Disks cannot be classified before the VMs and their power states are known; until
+        // then the disk list is read only as far as DISKS_WAITING_AT_MOST ahead.
+        let classifiable = tokio::sync::Notify::new();
+        let pace = || async {
+            loop {
+                // Registered before the look, so that a wake-up between the two is not missed.
+                let woken = classifiable.notified();
+                {
+                    let s = stage.lock();
+                    if s.classifier.is_some() || s.waiting.len() < DISKS_WAITING_AT_MOST {
+                        return;
+                    }
+                }
+                woken.await;
+            }
+        };
         let disks = async {
             for rg in resource_groups {
-                self.for_each_page(
+                self.for_each_page_paced(
                     self.disk_list_url(rg),
                     "the disk list",
                     |page: Vec<Disk>| {
@@ -351,13 +396,14 @@ impl ArmClient {
                             .lock()
                             .take(page.into_iter().map(|d| DiskFacts::new(d, account)))
                     },
+                    pace,
                 )
                 .await?;
             }
             Ok::<_, ArmError>(())
         };
         let vms = async {
-            let mut vms: Vec<VmFacts> = Vec::new();
+            let mut vms = VmsByKey::default();
             for rg in resource_groups {
                 self.for_each_page(
                     self.vm_list_url(rg),
@@ -409,15 +455,18 @@ impl ArmClient {
                 }
                 (Err(e), _) => return Err(e),
             };
-            let mut s = stage.lock();
-            s.classifier = Some(Classifier::new(account, vms, power, overrides));
-            let waiting = std::mem::take(&mut s.waiting);
-            s.take(waiting);
+            {
+                let mut s = stage.lock();
+                s.classifier = Some(Classifier::keyed(account, vms, power, overrides));
+                let waiting = std::mem::take(&mut s.waiting);
+                s.take(waiting);
+            }
+            classifiable.notify_waiters();
             Ok::<_, ArmError>(())
         };
-        let (d, r) = tokio::join!(disks, ready);
-        r?;
-        d?;
+        // The first failure ends both: a disk list waiting for VMs that will never be known
+        // must not wait for ever.
+        tokio::try_join!(disks, ready)?;
         let DiskStage {
             classifier,
             needs_power,

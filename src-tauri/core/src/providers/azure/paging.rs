@@ -40,11 +40,25 @@ impl ArmClient {
         &self,
         first: Url,
         what: &str,
+        f: impl FnMut(Vec<T>),
+    ) -> Result<(), ArmError> {
+        self.for_each_page_paced(first, what, f, || std::future::ready(()))
+            .await
+    }
+
+    /// As [`ArmClient::for_each_page`], asking for each next page only once `pace` is done: a
+    /// caller that cannot use a page yet holds back the list instead of keeping its pages.
+    pub async fn for_each_page_paced<T: DeserializeOwned, P: std::future::Future<Output = ()>>(
+        &self,
+        first: Url,
+        what: &str,
         mut f: impl FnMut(Vec<T>),
+        mut pace: impl FnMut() -> P,
     ) -> Result<(), ArmError> {
         let mut url = first;
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
+            pace().await;
             let r = self
                 .send(Method::GET, url.clone(), None, Repeat::Safe)
                 .await?;
