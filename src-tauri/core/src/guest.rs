@@ -517,9 +517,14 @@ mod tests {
         assert!(err.to_string().contains("missing field `id`"), "{err}");
     }
 
-    /// A one-shot HTTP server on loopback that answers `head` then `body`, then closes.
-    async fn answer_once(head: String, body: Vec<u8>) -> String {
+    /// A one-shot HTTP server on loopback that answers `status` with `body`, declaring
+    /// `declared` bytes (more than `body` cuts the answer short), then closes.
+    async fn answer_once(status: &str, body: &[u8], declared: usize) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nconnection: close\r\n\r\n"
+        );
+        let body = body.to_vec();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/guest", listener.local_addr().unwrap());
         tokio::spawn(async move {
@@ -539,11 +544,7 @@ mod tests {
     #[tokio::test]
     async fn a_report_is_read_as_it_arrives() {
         let body = serde_json::to_vec(&report()).unwrap();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        );
-        let url = answer_once(head, body).await;
+        let url = answer_once("200 OK", &body, body.len()).await;
         let kept = read_kept(&url, |v| v.name == "desk-2").await.unwrap();
         assert_eq!(kept.volumes, report().volumes[1..]);
     }
@@ -551,31 +552,18 @@ mod tests {
     #[tokio::test]
     async fn a_body_cut_short_is_the_agent_not_answering_not_a_bad_report() {
         let body = serde_json::to_vec(&report()).unwrap();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len() + 100
-        );
-        let url = answer_once(head, body).await;
+        let url = answer_once("200 OK", &body, body.len() + 100).await;
         let err = read(&url).await.unwrap_err();
         assert!(matches!(err, GuestError::Unreachable { .. }), "{err}");
     }
 
     #[tokio::test]
     async fn an_answer_that_is_not_a_report_says_so() {
-        let body = b"{\"source\": \"a\", \"volumes\": 7}".to_vec();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        );
-        let url = answer_once(head, body).await;
+        let body = br#"{"source": "a", "volumes": 7}"#;
+        let url = answer_once("200 OK", body, body.len()).await;
         let err = read(&url).await.unwrap_err();
         assert!(matches!(err, GuestError::Decode { .. }), "{err}");
-        let body = b"no".to_vec();
-        let head = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        );
-        let url = answer_once(head, body).await;
+        let url = answer_once("503 Service Unavailable", b"no", 2).await;
         let err = read(&url).await.unwrap_err();
         assert!(
             matches!(&err, GuestError::Status { status: 503, body, .. } if body == "no"),

@@ -30,7 +30,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{backup_all_dry_run, control, lab_get, AzureDrLab, BACKUP_ALL};
+use support::{backup_all_dry_run, control, lab_get, AzureDrLab, Cli, BACKUP_ALL};
 
 const SPEED_UP: f64 = 200.0;
 const LATENCY_MS: u64 = 25;
@@ -306,6 +306,22 @@ fn wrapper(which: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs `standbyctl args` (under the wrapper, see [`wrapper`]) to its end: its memory, its
+/// wall time and what it printed.
+async fn measured(
+    cli: &mut Cli,
+    which: &str,
+    args: &[&str],
+) -> (MemoryProfile, Duration, std::process::Output) {
+    let wrap = wrapper(which);
+    let wrap: Vec<&str> = wrap.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let mut child = cli.spawn_under(&wrap, args);
+    let memory = sample_until_exit(&mut child.child).await;
+    let wall = started.elapsed();
+    (memory, wall, cli.reap(args, child))
+}
+
 async fn measure(users: usize) -> Figures {
     let AzureDrLab {
         lab,
@@ -314,18 +330,8 @@ async fn measure(users: usize) -> Figures {
         data,
     } = AzureDrLab::start(users, SPEED_UP).await;
     let dry = backup_all_dry_run();
-    let dry_started = Instant::now();
-    let mut dry_run = cli.spawn_under(
-        &wrapper("dry-run")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        &dry,
-    );
-    let dry_memory = sample_until_exit(&mut dry_run.child).await;
+    let (dry_memory, dry_wall, out) = measured(&mut cli, "dry-run", &dry).await;
     let dry_rss_kib = dry_memory.peak_kib;
-    let dry_wall = dry_started.elapsed();
-    let out = cli.reap(&dry, dry_run);
     assert!(out.status.success(), "the dry run failed:\n{}", cli.tail());
     // A wrapper (heaptrack) may print lines of its own before the JSON.
     let json_at = out
@@ -415,19 +421,10 @@ async fn measure(users: usize) -> Figures {
     let writes_lab = write_budget_bound_from(writes, window_left, used);
     let bound_lab = copies_lab.max(writes_lab);
     let bound = Duration::from_secs_f64(bound_lab / SPEED_UP);
-    let started = Instant::now();
     let t0 = chrono::Utc::now();
-    let mut run = cli.spawn_under(
-        &wrapper("run")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        &all,
-    );
-    let memory = sample_until_exit(&mut run.child).await;
+    let (memory, wall, out) = measured(&mut cli, "run", &all).await;
     let peak = memory.peak_kib;
-    let wall = started.elapsed();
-    let status = cli.reap(&all, run).status;
+    let status = out.status;
     assert!(status.success(), "backup all failed:\n{}", cli.tail());
     let mut phases = phases(
         &cli.data.join("standby.sqlite3"),
