@@ -214,6 +214,11 @@ pub fn sort(resources: &mut [DiscoveredResource]) {
     crate::providers::azure::inventory::sort(resources)
 }
 
+/// A resource's place in that order, for lists of something other than [`DiscoveredResource`].
+pub fn order(kind: ResourceKind, name: &str) -> (u8, &str) {
+    crate::providers::azure::inventory::order(kind, name)
+}
+
 enum Target {
     Ahv(crate::connect::AhvAccount),
     Azure(crate::connect::AzureAccount),

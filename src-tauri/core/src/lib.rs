@@ -17,6 +17,7 @@ pub mod dr_export;
 pub mod error;
 pub mod guest;
 pub mod health;
+pub mod id_prefixes;
 pub mod inventory;
 pub mod jobs;
 pub mod lab_registration;

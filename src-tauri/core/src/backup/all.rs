@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::kept::Kept;
 use super::plan::{self, BackupPlan, Observations, PlannedVolume, Selection};
 use super::{ahv, azure, Backup, BackupError, BackupKind, BackupRequest};
 use crate::accounts::{AccountSettings, Accounts};
@@ -194,17 +195,18 @@ struct GuestKeys {
 }
 
 impl GuestKeys {
-    fn of(resources: &[inventory::DiscoveredResource]) -> Self {
+    /// `resources`: each one's provider id and name.
+    fn of<'r>(resources: impl Iterator<Item = (String, &'r str)>) -> Self {
         use std::hash::BuildHasher;
         let hasher = std::collections::hash_map::RandomState::new();
-        let ids = resources
-            .iter()
-            .map(|r| hasher.hash_one(GuestIndex::key(&r.provider_id)))
-            .collect();
-        let names = resources
-            .iter()
-            .map(|r| hasher.hash_one(r.name.to_ascii_lowercase()))
-            .collect();
+        let (mut ids, mut names) = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
+        for (id, name) in resources {
+            ids.insert(hasher.hash_one(GuestIndex::key(&id)));
+            names.insert(hasher.hash_one(name.to_ascii_lowercase()));
+        }
         Self { hasher, ids, names }
     }
 
@@ -220,6 +222,9 @@ impl GuestKeys {
 
 /// How many power observations `make_plan` writes at a time.
 const POWER_RECORDED_AT_ONCE: usize = 500;
+
+/// How many kept resources `make_plan` plans at a time.
+const PLANNED_AT_ONCE: usize = 500;
 
 /// Discovers, observes and plans. Records what it saw of each volume's power (for the
 /// "unchanged" rule of later scheduled runs) before planning with it. `largest_first`: the
@@ -253,7 +258,7 @@ async fn make_plan(
                 .any(|v| super::find(std::slice::from_ref(r), v).is_some())
         }
     };
-    let mut resources: Vec<inventory::DiscoveredResource> = Vec::new();
+    let mut kept = Kept::default();
     let mut seen: Vec<(String, bool)> = Vec::new();
     let mut recorded = Ok::<(), crate::catalog::CatalogError>(());
     let mut record = |seen: &mut Vec<(String, bool)>| {
@@ -283,7 +288,7 @@ async fn make_plan(
                 record(&mut seen);
             }
             if wanted(&r) {
-                resources.push(r);
+                kept.push(r);
             }
         },
     )
@@ -291,17 +296,16 @@ async fn make_plan(
     record(&mut seen);
     recorded?;
     drop(seen);
-    inventory::sort(&mut resources);
-    resources.shrink_to_fit();
+    kept.sort();
     // Phase marks for the log (its lines carry the time): where a long run's start goes.
     tracing::debug!(
         resources = count,
-        kept = resources.len(),
+        kept = kept.len(),
         "backup all: discovered"
     );
     // Only the report's volumes that can answer for a kept resource are kept of it (the
     // account's profile disks and personal drives are most of it).
-    let keys = GuestKeys::of(&resources);
+    let keys = GuestKeys::of(kept.ids_and_names());
     let guest =
         crate::guest::read_for_kept(report.catalog, account_id, move |v| keys.may_match(v)).await;
     // Only the "unchanged" rule of scheduled runs reads what was seen of the volumes' power and
@@ -318,49 +322,99 @@ async fn make_plan(
     tracing::debug!("backup all: guest agent read, power recorded");
     let guest = GuestIndex::new(&guest);
     let session = |r: &inventory::DiscoveredResource| guest.session(r);
-    let mut plan = plan::plan(
-        &resources,
-        &Selection {
-            kind: req.kind,
-            resource_kinds: &req.resource_kinds,
-            volumes: &req.volumes,
-            now,
-        },
-        &Observations {
-            session: &session,
-            activity: &activity,
-            last_scheduled: &last_scheduled,
-        },
+    let selection = Selection {
+        kind: req.kind,
+        resource_kinds: &req.resource_kinds,
+        volumes: &req.volumes,
+        now,
+    };
+    let observations = Observations {
+        session: &session,
+        activity: &activity,
+        last_scheduled: &last_scheduled,
+    };
+    // Every resource is planned on its own when no volumes are named, so the kept resources are
+    // planned a few hundred at a time (and never all held as resources); named volumes are
+    // looked for among all the kept ones (as many as were named).
+    let at_once = if req.volumes.is_empty() {
+        PLANNED_AT_ONCE
+    } else {
+        kept.len().max(1)
+    };
+    let plan = plan_kept(
+        &kept,
+        &req.frame_account,
+        &selection,
+        &observations,
+        &guest,
+        largest_first,
+        at_once,
     );
-    if largest_first {
-        // Azure: volumes are taken in the plan's order, and a volume's first replica copies all
-        // its data across regions. The longest go first, so that the run does not end on a few
-        // long ones started last while the other copy slots sit empty: desktops powered off
-        // and on around their snapshot (two more operations, each waited for, and two more of
-        // ARM's writes before their copy can start), then by size (used space when the guest
-        // agent reports it, the disk's size otherwise).
-        let data: std::collections::HashMap<&str, f64> = resources
-            .iter()
-            .map(|r| {
-                let used = guest
-                    .free_bytes(r)
-                    .map(|free| (r.size_bytes - free).max(0.0))
-                    .unwrap_or(r.size_bytes);
-                (r.provider_id.as_str(), used)
-            })
-            .collect();
-        let of = |v: &PlannedVolume| data.get(v.volume_id.as_str()).copied().unwrap_or(0.0);
-        // Stable: equal sizes keep the plan's order.
-        plan.eligible.sort_by(|a, b| {
-            (b.power_cycle.cmp(&a.power_cycle)).then_with(|| of(b).total_cmp(&of(a)))
-        });
-    }
+    drop(kept);
     tracing::debug!(
         eligible = plan.eligible.len(),
         skipped = plan.skipped.len(),
         "backup all: planned"
     );
     Ok(plan)
+}
+
+/// Plans the kept resources `at_once` at a time, in their order, and (`largest_first`) puts the
+/// eligible volumes in the order an Azure run takes them.
+fn plan_kept(
+    kept: &Kept,
+    frame_account: &str,
+    selection: &Selection<'_>,
+    observations: &Observations<'_>,
+    guest: &GuestIndex<'_>,
+    largest_first: bool,
+    at_once: usize,
+) -> BackupPlan {
+    let at_once = at_once.max(1);
+    let mut plan = BackupPlan::default();
+    // The data each eligible volume holds, beside `plan.eligible`, for its order below.
+    let mut data: Vec<f64> = Vec::new();
+    let mut from = 0;
+    // Once at least: named volumes that were not found are skipped as such.
+    while from == 0 || from < kept.len() {
+        let resources = kept.resources(from, at_once, frame_account);
+        from += at_once;
+        let part = plan::plan(&resources, selection, observations);
+        if largest_first {
+            // Used space when the guest agent reports it, the disk's size otherwise.
+            let used: std::collections::HashMap<&str, f64> = resources
+                .iter()
+                .map(|r| {
+                    let used = guest
+                        .free_bytes(r)
+                        .map(|free| (r.size_bytes - free).max(0.0))
+                        .unwrap_or(r.size_bytes);
+                    (r.provider_id.as_str(), used)
+                })
+                .collect();
+            data.extend(
+                part.eligible
+                    .iter()
+                    .map(|v| used.get(v.volume_id.as_str()).copied().unwrap_or(0.0)),
+            );
+        }
+        plan.eligible.extend(part.eligible);
+        plan.skipped.extend(part.skipped);
+    }
+    if largest_first {
+        // Azure: volumes are taken in the plan's order, and a volume's first replica copies all
+        // its data across regions. The longest go first, so that the run does not end on a few
+        // long ones started last while the other copy slots sit empty: desktops powered off
+        // and on around their snapshot (two more operations, each waited for, and two more of
+        // ARM's writes before their copy can start), then by the data they hold.
+        let mut keyed: Vec<(f64, PlannedVolume)> = data.into_iter().zip(plan.eligible).collect();
+        // Stable: equal sizes keep the plan's order.
+        keyed.sort_by(|(da, a), (db, b)| {
+            (b.power_cycle.cmp(&a.power_cycle)).then_with(|| db.total_cmp(da))
+        });
+        plan.eligible = keyed.into_iter().map(|(_, v)| v).collect();
+    }
+    plan
 }
 
 /// Plans and (unless `dry_run`) backs up. See the module's documentation.
@@ -1184,7 +1238,11 @@ mod tests {
             res("/subs/s/disks/y", "unknown"),
         ];
         // The report as `make_plan` keeps it: only volumes that may answer for these resources.
-        let keys = super::GuestKeys::of(&resources);
+        let keys = super::GuestKeys::of(
+            resources
+                .iter()
+                .map(|r| (r.provider_id.clone(), r.name.as_str())),
+        );
         let Observed::Read(whole) = &observed else {
             unreachable!()
         };
@@ -1219,6 +1277,184 @@ mod tests {
             );
             assert_eq!(kept_index.free_bytes(r), observed.free_bytes(r));
         }
+    }
+
+    #[test]
+    fn planning_the_kept_resources_by_parts_makes_the_plan_of_them_all_at_once() {
+        use super::{plan_kept, BackupKind, BackupPlan, GuestIndex, Observations, Selection};
+        use crate::guest::{GuestReport, GuestVolume, Observed, Session};
+        use crate::inventory::{DiscoveredResource, PowerState, ResourceKind};
+        use ResourceKind::*;
+        let id = |n: &str| {
+            format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/{n}")
+        };
+        // name, kind, power, disk size, the guest's free bytes and user (None: not reported)
+        type Row<'a> = (
+            &'a str,
+            ResourceKind,
+            PowerState,
+            f64,
+            Option<(f64, Option<&'a str>)>,
+        );
+        let rows: [Row; 10] = [
+            (
+                "d-big-on",
+                PersistentDesktop,
+                PowerState::On,
+                100.0,
+                Some((10.0, None)),
+            ),
+            (
+                "d-small-on",
+                PersistentDesktop,
+                PowerState::On,
+                100.0,
+                Some((90.0, None)),
+            ),
+            (
+                "d-busy",
+                PersistentDesktop,
+                PowerState::On,
+                100.0,
+                Some((5.0, Some("ann"))),
+            ),
+            ("d-blind", PersistentDesktop, PowerState::On, 100.0, None),
+            ("d-off-a", PersistentDesktop, PowerState::Off, 50.0, None),
+            ("d-off-b", PersistentDesktop, PowerState::Off, 50.0, None),
+            (
+                "d-off-full",
+                PersistentDesktop,
+                PowerState::Off,
+                80.0,
+                Some((0.0, None)),
+            ),
+            ("d-moving", PersistentDesktop, PowerState::Other, 70.0, None),
+            ("a-tpl", TemplateImage, PowerState::Off, 30.0, None),
+            ("d-off-c", PersistentDesktop, PowerState::Off, 50.0, None),
+        ];
+        let resources: Vec<DiscoveredResource> = rows
+            .iter()
+            .map(|(n, kind, power, size, _)| DiscoveredResource {
+                provider_id: id(n),
+                name: n.to_string(),
+                kind: *kind,
+                frame_account: "acme".into(),
+                owner: None,
+                desktop_state: None,
+                size_bytes: *size,
+                vm_id: Some(format!("vm-{n}")),
+                power: Some(*power),
+                power_detail: Some("x".into()),
+                location: "westeurope".into(),
+                not_protected_reason: (*kind == TemplateImage)
+                    .then(|| crate::inventory::TEMPLATE_NOT_PROTECTED.to_string()),
+            })
+            .collect();
+        let observed = Observed::Read(GuestReport {
+            source: "agent".into(),
+            volumes: rows
+                .iter()
+                .filter_map(|(n, _, _, size, g)| {
+                    g.map(|(free, user)| GuestVolume {
+                        id: id(n),
+                        name: n.to_string(),
+                        vm: None,
+                        power_on: Some(true),
+                        session_user: user.map(str::to_string),
+                        size_bytes: Some(*size),
+                        free_bytes: Some(free),
+                    })
+                })
+                .collect(),
+        });
+        let guest = GuestIndex::new(&observed);
+        let session = |r: &DiscoveredResource| guest.session(r);
+        let (activity, last) = Default::default();
+        let observations = Observations {
+            session: &session,
+            activity: &activity,
+            last_scheduled: &last,
+        };
+        let selection = Selection {
+            kind: BackupKind::Manual,
+            resource_kinds: &[],
+            volumes: &[],
+            now: "2026-11-23T10:00:00Z".parse().unwrap(),
+        };
+        let mut kept = super::Kept::default();
+        for r in resources.clone() {
+            kept.push(r);
+        }
+        kept.sort();
+        let whole = plan_kept(&kept, "acme", &selection, &observations, &guest, true, 100);
+        let names = |p: &BackupPlan| -> Vec<String> {
+            p.eligible.iter().map(|v| v.volume_name.clone()).collect()
+        };
+        // Power-cycled first, then by the data held (the guest's used bytes, else the disk's
+        // size), equal ones in discovery's order.
+        assert_eq!(
+            names(&whole),
+            [
+                "d-big-on",
+                "d-small-on",
+                "d-off-full",
+                "d-off-a",
+                "d-off-b",
+                "d-off-c"
+            ]
+        );
+        let skipped: Vec<&str> = whole
+            .skipped
+            .iter()
+            .map(|v| v.volume_name.as_str())
+            .collect();
+        assert_eq!(skipped, ["d-blind", "d-busy", "d-moving", "a-tpl"]);
+        assert!(matches!(
+            guest.session(&resources[2]),
+            Session::InSession { .. }
+        ));
+        for at_once in [1, 2, 3, 7] {
+            let parts = plan_kept(
+                &kept,
+                "acme",
+                &selection,
+                &observations,
+                &guest,
+                true,
+                at_once,
+            );
+            assert_eq!(parts, whole, "{at_once} at a time");
+        }
+        // AHV's order is discovery's.
+        let ahv = plan_kept(&kept, "acme", &selection, &observations, &guest, false, 3);
+        assert_eq!(
+            names(&ahv),
+            [
+                "d-big-on",
+                "d-off-a",
+                "d-off-b",
+                "d-off-c",
+                "d-off-full",
+                "d-small-on"
+            ]
+        );
+        // Named volumes, one of them unknown: looked for among all the kept ones.
+        let named = ["d-off-b".to_string(), "nobody".to_string()];
+        let by_name = Selection {
+            volumes: &named,
+            ..selection
+        };
+        let plan = plan_kept(
+            &kept,
+            "acme",
+            &by_name,
+            &observations,
+            &guest,
+            true,
+            kept.len(),
+        );
+        assert_eq!(plan.eligible.len(), 1);
+        assert_eq!(plan.skipped.len(), 1);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod ahv;
 pub mod all;
 pub mod azure;
+mod kept;
 pub mod plan;
 
 use serde::{Deserialize, Serialize};

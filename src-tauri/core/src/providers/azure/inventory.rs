@@ -19,6 +19,7 @@ use super::error::ArmError;
 use super::ids::{self, ResourceId};
 use super::vms::{PowerState as AzPower, VirtualMachine};
 use super::{tag, Tags};
+use crate::id_prefixes::{IdPrefixes, PrefixedId};
 use crate::inventory::{
     DesktopState, DiscoveredResource, PowerState, ResourceKind, TEMPLATE_NOT_PROTECTED,
 };
@@ -148,7 +149,12 @@ pub fn classify(
 
 /// The order discovery lists resources in: by kind, then name (stable).
 pub fn sort(resources: &mut [DiscoveredResource]) {
-    resources.sort_by(|a, b| (kind_rank(a.kind), &a.name).cmp(&(kind_rank(b.kind), &b.name)));
+    resources.sort_by(|a, b| order(a.kind, &a.name).cmp(&order(b.kind, &b.name)));
+}
+
+/// A resource's place in discovery's order (see [`sort`]).
+pub fn order(kind: ResourceKind, name: &str) -> (u8, &str) {
+    (kind_rank(kind), name)
 }
 
 /// What became of one disk.
@@ -161,18 +167,83 @@ pub enum Classified {
     NeedsPower(DiskFacts, String),
 }
 
-/// Listed VMs by [`ResourceId::key`]; a VM whose id does not parse is left out, and of two with
-/// one key the later is kept.
+/// The lower-case form of a VM or disk id ([`ResourceId::key`]), `None` when it is not an ARM id.
+fn key_of(id: &str) -> Option<String> {
+    ResourceId::parse(id).map(|i| i.key()).ok()
+}
+
+/// What classifying keeps of a listed VM (its key is its id).
+struct VmEntry {
+    name: Box<str>,
+    tags: FrameTags,
+    /// Its OS disk's key, in the same table as the VMs' keys.
+    os_disk: Option<PrefixedId>,
+    power: Option<AzPower>,
+}
+
+/// Listed VMs by [`ResourceId::key`], the keys (and their OS disks') held by [`IdPrefixes`]: with
+/// the VM's id, its key and its OS disk's id kept as strings, and the status list's keys beside
+/// them, the VMs were the largest part of discovery's peak at 5,000 users (about 5 MB). A VM
+/// whose id does not parse is left out, and of two with one key the later is kept.
 #[derive(Default)]
-pub struct VmsByKey(HashMap<String, VmFacts>);
+pub struct VmsByKey {
+    ids: IdPrefixes,
+    vms: HashMap<PrefixedId, VmEntry>,
+}
 
 impl VmsByKey {
     pub fn extend(&mut self, vms: impl IntoIterator<Item = VmFacts>) {
         for v in vms {
-            if let Ok(id) = ResourceId::parse(&v.id) {
-                self.0.insert(id.key(), v);
+            let Some(key) = key_of(&v.id) else { continue };
+            // An OS disk id that is not an ARM id can be no listed disk's (those parse).
+            let os_disk = v
+                .os_disk_id
+                .as_deref()
+                .and_then(key_of)
+                .map(|k| self.ids.keep(&k));
+            let key = self.ids.keep(&key);
+            self.vms.insert(
+                key,
+                VmEntry {
+                    name: v.name.into(),
+                    tags: v.tags,
+                    os_disk,
+                    power: None,
+                },
+            );
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&VmEntry> {
+        self.ids.find(key).and_then(|k| self.vms.get(&k))
+    }
+
+    /// Gives each listed VM its state from the status list (the others' are dropped).
+    fn take_power(&mut self, statuses: Statuses) {
+        for (k, p) in statuses.states {
+            let Some(key) = self.ids.find(&statuses.ids.join(&k)) else {
+                continue;
+            };
+            if let Some(v) = self.vms.get_mut(&key) {
+                v.power = Some(p);
             }
         }
+    }
+}
+
+/// Power states by VM key, as the subscription's status list gives them (every VM of the
+/// subscription, before the account's are known), keys held as in [`VmsByKey`].
+#[derive(Default)]
+pub struct Statuses {
+    ids: IdPrefixes,
+    states: HashMap<PrefixedId, AzPower>,
+}
+
+impl Statuses {
+    /// `key`: the VM's [`ResourceId::key`].
+    pub fn insert(&mut self, key: &str, p: AzPower) {
+        let k = self.ids.keep(key);
+        self.states.insert(k, p);
     }
 }
 
@@ -180,10 +251,8 @@ impl VmsByKey {
 /// list pages become resources as they arrive and no list of every disk is kept.
 pub struct Classifier<'a> {
     account: &'a str,
-    /// The listed VMs by [`ResourceId::key`].
-    vms: HashMap<String, VmFacts>,
-    /// Power states by VM key (only of listed VMs).
-    power: HashMap<String, AzPower>,
+    /// The listed VMs, with their power states.
+    vms: VmsByKey,
     overrides: &'a [MappingOverride],
 }
 
@@ -196,22 +265,25 @@ impl<'a> Classifier<'a> {
     ) -> Self {
         let mut by_key = VmsByKey::default();
         by_key.extend(vms);
-        Self::keyed(account, by_key, power, overrides)
+        let mut statuses = Statuses::default();
+        for (k, p) in power {
+            statuses.insert(&k, p);
+        }
+        Self::keyed(account, by_key, statuses, overrides)
     }
 
     /// As [`Classifier::new`], with the VMs already by key (built as the VM list's pages come,
     /// so that no list of every VM is held beside the map).
     pub fn keyed(
         account: &'a str,
-        VmsByKey(vms): VmsByKey,
-        mut power: HashMap<String, AzPower>,
+        mut vms: VmsByKey,
+        statuses: Statuses,
         overrides: &'a [MappingOverride],
     ) -> Self {
-        power.retain(|k, _| vms.contains_key(k));
+        vms.take_power(statuses);
         Self {
             account,
             vms,
-            power,
             overrides,
         }
     }
@@ -219,16 +291,16 @@ impl<'a> Classifier<'a> {
     /// One disk. `defer`: a VM resource whose power is not known comes back as
     /// [`Classified::NeedsPower`] instead of a resource without power.
     pub fn disk(&self, d: DiskFacts, defer: bool) -> Classified {
-        let key_of = |s: &str| ResourceId::parse(s).map(|i| i.key()).ok();
-        if key_of(&d.id).is_none() {
+        let Some(disk_key) = key_of(&d.id) else {
             return Classified::Left;
-        }
+        };
         let vm_key = d.managed_by.as_deref().and_then(key_of);
-        let vm = vm_key.as_ref().and_then(|k| self.vms.get(k));
+        let vm = vm_key.as_deref().and_then(|k| self.vms.get(k));
         let is_os_disk = vm.is_some_and(|v| {
-            v.os_disk_id
-                .as_deref()
-                .is_some_and(|os| ids::same(os, &d.id))
+            v.os_disk.as_ref().is_some_and(|os| {
+                // The disk's key is in the table when it is any listed VM's OS disk.
+                self.vms.ids.find(&disk_key).as_ref() == Some(os)
+            })
         });
         let own_role = d.tags.role.is_some();
         let tags: &FrameTags = match (own_role, vm) {
@@ -237,7 +309,10 @@ impl<'a> Classifier<'a> {
         };
         let ov = self.overrides.iter().find(|o| {
             ids::same(&o.provider_id, &d.id)
-                || (is_os_disk && vm.is_some_and(|v| ids::same(&o.provider_id, &v.id)))
+                || (is_os_disk
+                    && vm_key
+                        .as_deref()
+                        .is_some_and(|k| ids::same(&o.provider_id, k)))
         });
         if ov.is_some_and(|o| o.exclude) {
             return Classified::Left;
@@ -257,7 +332,7 @@ impl<'a> Classifier<'a> {
             .or_else(|| tags.owner.clone());
         let vm_resource = is_os_disk && is_vm_kind(kind);
         let (power, power_detail) = match (vm_resource, vm_key) {
-            (true, Some(k)) => match self.power.get(&k) {
+            (true, Some(k)) => match vm.and_then(|v| v.power.as_ref()) {
                 Some(p) => (Some(power_of(p)), Some(p.as_str().to_string())),
                 None if defer => return Classified::NeedsPower(d, k),
                 None => (None, None),
@@ -268,7 +343,7 @@ impl<'a> Classifier<'a> {
             // Moved, not cloned: the facts go as the resources come.
             provider_id: d.id,
             name: if vm_resource {
-                vm.map(|v| v.name.clone()).unwrap_or(d.name)
+                vm.map(|v| v.name.to_string()).unwrap_or(d.name)
             } else {
                 d.name
             },
@@ -419,12 +494,12 @@ impl ArmClient {
         // Every VM's of the subscription, before the account's are known: a key and a state each
         // (kept for the listed VMs only, see `Classifier::new`).
         let statuses = async {
-            let mut seen = HashMap::new();
+            let mut seen = Statuses::default();
             let listed = self
                 .for_each_vm_status(|page| {
                     for v in page {
-                        if let (Ok(id), Some(p)) = (ResourceId::parse(&v.id), v.power_state()) {
-                            seen.insert(id.key(), p);
+                        if let (Some(key), Some(p)) = (key_of(&v.id), v.power_state()) {
+                            seen.insert(&key, p);
                         }
                     }
                 })
@@ -451,7 +526,7 @@ impl ArmClient {
                         %message,
                         "the subscription's VM status list was refused; reading each VM's instance view"
                     );
-                    HashMap::new()
+                    Statuses::default()
                 }
                 (Err(e), _) => return Err(e),
             };
@@ -494,11 +569,8 @@ impl ArmClient {
         for chunk in rest.chunks(PARALLEL_READS) {
             let mut set = tokio::task::JoinSet::new();
             for key in chunk {
-                let Some(id) = classifier
-                    .vms
-                    .get(key)
-                    .and_then(|v| ResourceId::parse(&v.id).ok())
-                else {
+                // The key is the VM's id in lower case, which ARM reads as the id.
+                let Ok(id) = ResourceId::parse(key) else {
                     continue;
                 };
                 let c = self.clone();
@@ -510,7 +582,12 @@ impl ArmClient {
             }
             while let Some(joined) = set.join_next().await {
                 let (key, p) = joined.map_err(|e| ArmError::decode("an instance view", e))?;
-                classifier.power.insert(key, p?);
+                let p = p?;
+                if let Some(k) = classifier.vms.ids.find(&key) {
+                    if let Some(v) = classifier.vms.vms.get_mut(&k) {
+                        v.power = Some(p);
+                    }
+                }
             }
         }
         for (d, _) in needs_power {
